@@ -1,0 +1,203 @@
+package main
+
+import "C"
+
+import (
+	"errors"
+	"unsafe"
+
+	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/flux"
+	"github.com/theus-dev/theus/kernel"
+)
+
+// host drives a workflow against one state: processes run through the Python engine's
+// runner callable, conditions read the committed state directly from the kernel.
+type host struct {
+	st     *state
+	runner *py.Object // borrowed: runner(name, kwargs) runs one process step
+}
+
+func (h *host) Run(step *flux.ProcessStep) error {
+	name := py.NewStr(step.Name)
+	defer name.DecRef()
+	var kwargs *py.Object
+	if len(step.With) == 0 {
+		kwargs = py.NewDict()
+	} else {
+		var err error
+		if kwargs, err = py.FromGo(step.With); err != nil {
+			return err
+		}
+	}
+	defer kwargs.DecRef()
+	r, err := py.Call2(h.runner, name, kwargs)
+	if err != nil {
+		return err
+	}
+	r.DecRef()
+	return nil
+}
+
+func (h *host) Values(paths [][]string) ([]any, error) {
+	snap := h.st.Snapshot()
+	defer snap.Release()
+	out := make([]any, len(paths))
+	for i, p := range paths {
+		node, err := snap.Lookup(kernel.Path(p))
+		if err != nil {
+			out[i] = flux.Missing{}
+			continue
+		}
+		if out[i], err = nodeValue(node); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// nodeValue converts a committed node for a condition; branches convert without Python.
+func nodeValue(n *py.Node) (any, error) {
+	if n.IsLeaf() {
+		return py.ToGo(n.Value())
+	}
+	m := make(map[string]any, n.Len())
+	var err error
+	n.Range(func(name string, c *py.Node) bool {
+		m[name], err = nodeValue(c)
+		return err == nil
+	})
+	return m, err
+}
+
+func (h *host) Interrupted() error { return py.CheckSignals() }
+
+func (h *host) Version() uint64 { return h.st.Version() }
+
+// fluxError marks argument errors of the flux entry points.
+func fluxArgs(name string, args unsafe.Pointer, n, want int) ([]*py.Object, error) {
+	return entryArgs(name, args, n, want)
+}
+
+//export go_flux_parse
+func go_flux_parse(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := fluxArgs("flux_parse", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	src, err := py.Str(a[0])
+	if err != nil {
+		return fail(argErrorf("workflow source: expected str, got %s", py.TypeName(a[0])))
+	}
+	file, err := py.Str(a[1])
+	if err != nil {
+		return fail(argErrorf("workflow file name: expected str, got %s", py.TypeName(a[1])))
+	}
+	wf, err := flux.Parse([]byte(src), file)
+	if err != nil {
+		return fail(err)
+	}
+	names := wf.ProcessNames()
+	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names)))
+}
+
+//export go_flux_check
+func go_flux_check(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := fluxArgs("flux_check", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	wf, err := handle[*flux.Workflow]("flux_check", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	if !py.IsTuple(a[1]) {
+		return fail(argErrorf("names: expected a tuple of str"))
+	}
+	var known []string
+	for _, o := range py.TupleItems(a[1]) {
+		s, err := py.Str(o)
+		if err != nil {
+			return fail(err)
+		}
+		known = append(known, s)
+	}
+	if err := wf.Check(known); err != nil {
+		return fail(err)
+	}
+	return result(py.None())
+}
+
+//export go_flux_run
+func go_flux_run(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := fluxArgs("flux_run", args, n, 5)
+	if err != nil {
+		return fail(err)
+	}
+	wf, err := handle[*flux.Workflow]("flux_run", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("flux_run", a[1])
+	if err != nil {
+		return fail(err)
+	}
+	budget, ok := py.Int64(a[3])
+	if !ok || budget < 0 {
+		return fail(argErrorf("budget: expected an int >= 0 (0 = default), got %s", py.TypeName(a[3])))
+	}
+	trace, runErr := wf.Run(&host{st: st, runner: a[2]}, flux.RunOptions{Budget: int(budget)})
+	if err := recordTrace(a[4], trace); err != nil && runErr == nil {
+		return fail(err)
+	}
+	if runErr != nil {
+		return fail(runErr)
+	}
+	return result(py.NewStrTuple(trace.Executed))
+}
+
+// recordTrace appends (executed, entries) to the caller's list, kept even when the run failed.
+// A Python exception already set by the run is preserved while the trace is built.
+func recordTrace(sink *py.Object, trace *flux.Trace) error {
+	if trace == nil {
+		return nil
+	}
+	saved := py.FetchError()
+	defer py.RestoreError(saved)
+	entries := make([]*py.Object, len(trace.Entries))
+	for i, e := range trace.Entries {
+		entries[i] = py.NewTuple(py.NewStr(e.Step), py.NewStr(e.Kind), py.NewStr(e.Pos.File),
+			py.NewInt(int64(e.Pos.Line)), py.NewInt(int64(e.Pos.Col)),
+			py.NewFloat(float64(e.Start.UnixNano())/1e9), py.NewFloat(e.Duration.Seconds()),
+			py.NewStr(e.Outcome), py.NewUint(e.VersionBefore), py.NewUint(e.VersionAfter))
+	}
+	item := py.NewTuple(py.NewStrTuple(trace.Executed), py.NewList(entries), py.NewInt(int64(trace.Dropped)))
+	if item == nil {
+		return py.ErrPython
+	}
+	defer item.DecRef()
+	if !py.Append(sink, item) {
+		return errors.New("flux: cannot record the trace")
+	}
+	return nil
+}
+
+//export go_flux_free
+func go_flux_free(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	a, err := fluxArgs("flux_free", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := handle[*flux.Workflow]("flux_free", a[0]); err != nil {
+		return fail(err)
+	}
+	dropHandle(a[0])
+	return result(py.None())
+}

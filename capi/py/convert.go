@@ -1,0 +1,187 @@
+package py
+
+// #include "py.h"
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// TypeName is the Python type name of o, for error messages.
+func TypeName(o *Object) string { return C.GoString(C.theus_type_name(o.c())) }
+
+// IsNone, IsStr, IsDict, IsInt and IsTuple test the type of o.
+func IsNone(o *Object) bool  { return C.theus_is_none(o.c()) != 0 }
+func IsStr(o *Object) bool   { return C.theus_is_str(o.c()) != 0 }
+func IsDict(o *Object) bool  { return C.theus_is_dict(o.c()) != 0 }
+func IsInt(o *Object) bool   { return C.theus_is_int(o.c()) != 0 }
+func IsTuple(o *Object) bool { return C.theus_is_tuple(o.c()) != 0 }
+
+// None returns a new reference to None.
+func None() *Object { return obj(C.theus_none()) }
+
+// Bool returns a new reference to True or False.
+func Bool(v bool) *Object {
+	if v {
+		return obj(C.theus_bool(1))
+	}
+	return obj(C.theus_bool(0))
+}
+
+// Str returns the Go copy of a Python str; ErrPython when o is not a str or cannot be encoded.
+func Str(o *Object) (string, error) {
+	if !IsStr(o) {
+		return "", fmt.Errorf("expected str, got %s", TypeName(o))
+	}
+	var n C.Py_ssize_t
+	p := C.PyUnicode_AsUTF8AndSize(o.c(), &n)
+	if p == nil {
+		return "", ErrPython
+	}
+	return C.GoStringN(p, C.int(n)), nil
+}
+
+// NewStr returns a new Python str.
+func NewStr(s string) *Object {
+	if s == "" {
+		return obj(C.PyUnicode_FromStringAndSize(nil, 0))
+	}
+	return obj(C.PyUnicode_FromStringAndSize((*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.Py_ssize_t(len(s))))
+}
+
+// Int64 converts a Python int (not bool); ok is false with no exception set when o is not an
+// int or does not fit.
+func Int64(o *Object) (int64, bool) {
+	if !IsInt(o) {
+		return 0, false
+	}
+	var overflow C.int
+	v := C.PyLong_AsLongLongAndOverflow(o.c(), &overflow)
+	if overflow != 0 {
+		return 0, false
+	}
+	if v == -1 && C.PyErr_Occurred() != nil {
+		C.PyErr_Clear()
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// NewInt and NewUint return new Python ints.
+func NewInt(v int64) *Object   { return obj(C.PyLong_FromLongLong(C.longlong(v))) }
+func NewUint(v uint64) *Object { return obj(C.PyLong_FromUnsignedLongLong(C.ulonglong(v))) }
+
+// NewFloat returns a new Python float.
+func NewFloat(v float64) *Object { return obj(C.PyFloat_FromDouble(C.double(v))) }
+
+// Truth is Python's bool(o); ErrPython when __bool__ raised.
+func Truth(o *Object) (bool, error) {
+	r := C.PyObject_IsTrue(o.c())
+	if r < 0 {
+		return false, ErrPython
+	}
+	return r == 1, nil
+}
+
+// DictItems returns the borrowed keys and values of dict d, in insertion order.
+func DictItems(d *Object) (keys, vals []*Object) {
+	n := C.PyDict_Size(d.c())
+	if n <= 0 {
+		return nil, nil
+	}
+	ks := make([]*C.PyObject, n)
+	vs := make([]*C.PyObject, n)
+	got := C.theus_dict_items(d.c(), &ks[0], &vs[0], n)
+	keys = unsafe.Slice((**Object)(unsafe.Pointer(&ks[0])), int(got))
+	vals = unsafe.Slice((**Object)(unsafe.Pointer(&vs[0])), int(got))
+	return keys, vals
+}
+
+// NewDict returns a new empty dict.
+func NewDict() *Object { return obj(C.PyDict_New()) }
+
+// SetItemStr sets d[key] = v (v borrowed); ErrPython on failure.
+func SetItemStr(d *Object, key string, v *Object) error {
+	k := NewStr(key)
+	if k == nil {
+		return ErrPython
+	}
+	defer k.DecRef()
+	return SetItem(d, k, v)
+}
+
+// SetItem sets d[k] = v (both borrowed).
+func SetItem(d, k, v *Object) error {
+	if C.PyDict_SetItem(d.c(), k.c(), v.c()) < 0 {
+		return ErrPython
+	}
+	return nil
+}
+
+// NewTuple builds a tuple from owned references (the tuple steals them).
+func NewTuple(items ...*Object) *Object {
+	t := C.PyTuple_New(C.Py_ssize_t(len(items)))
+	if t == nil {
+		for _, it := range items {
+			if it != nil {
+				it.DecRef()
+			}
+		}
+		return nil
+	}
+	for i, it := range items {
+		C.PyTuple_SetItem(t, C.Py_ssize_t(i), it.c())
+	}
+	return obj(t)
+}
+
+// NewStrTuple builds a tuple of str.
+func NewStrTuple(items []string) *Object {
+	objs := make([]*Object, len(items))
+	for i, s := range items {
+		objs[i] = NewStr(s)
+	}
+	return NewTuple(objs...)
+}
+
+// NewList builds a list from owned references (the list steals them).
+func NewList(items []*Object) *Object {
+	l := C.PyList_New(C.Py_ssize_t(len(items)))
+	if l == nil {
+		for _, it := range items {
+			it.DecRef()
+		}
+		return nil
+	}
+	for i, it := range items {
+		C.PyList_SetItem(l, C.Py_ssize_t(i), it.c())
+	}
+	return obj(l)
+}
+
+// TupleItems returns the borrowed items of a tuple.
+func TupleItems(t *Object) []*Object {
+	n := int(C.theus_tuple_size(t.c()))
+	out := make([]*Object, n)
+	for i := range out {
+		out[i] = obj(C.theus_tuple_item(t.c(), C.Py_ssize_t(i)))
+	}
+	return out
+}
+
+// Args views a FASTCALL argument vector.
+func Args(args unsafe.Pointer, n int) []*Object {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((**Object)(args), n)
+}
+
+// CheckSignals runs Python's signal handlers; ErrPython when one raised (KeyboardInterrupt).
+func CheckSignals() error {
+	if C.PyErr_CheckSignals() < 0 {
+		return ErrPython
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package py
+
+// #include "py.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/theus-dev/theus/kernel"
+)
+
+// Node is a kernel node holding Python references: a leaf owns one reference to its value,
+// a branch may own one reference to its memo (the dict built from it on first read).
+type Node = kernel.Node[*Object]
+
+// ToNode converts a value a writer hands to theus into a kernel node that the writer can no
+// longer change: a dict whose keys are all str becomes a branch (recursively), a theus view
+// becomes the committed data behind it, any other value a leaf holding a private copy
+// (theus_own). The returned tree owns its references; FreeNode drops them when the commit
+// does not happen.
+func ToNode(v *Object) (*Node, error) {
+	if inner := C.theus_unwrap(v.c()); inner != nil {
+		v = obj(inner)
+	}
+	if IsDict(v) {
+		keys, vals := DictItems(v)
+		names := make([]string, 0, len(keys))
+		allStr := true
+		for _, k := range keys {
+			s, err := Str(k)
+			if err != nil {
+				if errors.Is(err, ErrPython) {
+					C.PyErr_Clear() // unencodable key: keep the dict as one leaf
+				}
+				allStr = false
+				break
+			}
+			names = append(names, s)
+		}
+		if allStr {
+			// the borrowed items stay alive: v is held by the caller for the whole call
+			children := make(map[string]*Node, len(names))
+			for i, name := range names {
+				c, err := ToNode(vals[i])
+				if err != nil {
+					for _, done := range children {
+						FreeNode(done)
+					}
+					return nil, err
+				}
+				children[name] = c
+			}
+			return kernel.Branch(children, names), nil
+		}
+	}
+	c := C.theus_own(v.c())
+	if c == nil {
+		return nil, ErrPython
+	}
+	return kernel.Leaf(obj(c)), nil
+}
+
+// FreeNode drops the references of a tree that was never committed.
+func FreeNode(n *Node) {
+	if n == nil {
+		return
+	}
+	if n.IsLeaf() {
+		Release(n.Value())
+		return
+	}
+	if m, ok := n.Memo(); ok {
+		Release(m)
+	}
+	n.Range(func(_ string, c *Node) bool {
+		FreeNode(c)
+		return true
+	})
+}
+
+// Materialize returns a new reference to the Python value of a committed node: the leaf's
+// value, or for a branch a dict of its children's values in insertion order, built once and
+// cached on the (immutable) node.
+func Materialize(n *Node) (*Object, error) {
+	if n.IsLeaf() {
+		return n.Value().IncRef(), nil
+	}
+	if m, ok := n.Memo(); ok {
+		return m.IncRef(), nil
+	}
+	d := NewDict()
+	if d == nil {
+		return nil, ErrPython
+	}
+	var err error
+	n.Range(func(name string, c *Node) bool {
+		var v *Object
+		if v, err = Materialize(c); err != nil {
+			return false
+		}
+		err = SetItemStr(d, name, v)
+		v.DecRef()
+		return err == nil
+	})
+	if err != nil {
+		d.DecRef()
+		return nil, err
+	}
+	stored, ok := n.SetMemo(d)
+	if !ok { // another reader built it first
+		d.DecRef()
+	}
+	return stored.IncRef(), nil
+}
+
+// ReleaseValue is the kernel's release callback: it drops a committed value's reference as
+// soon as no live version can reach it.
+func ReleaseValue(v *Object) { Release(v) }
+
+// raiseConflict raises TransactionError with its attributes.
+func raiseConflict(e *kernel.ConflictError) {
+	msg := NewStr(conflictMessage(e))
+	kw := NewDict()
+	exp := NewUint(e.Expected)
+	act := NewUint(e.Actual)
+	paths := NewStrTuple(e.Paths)
+	_ = SetItemStr(kw, "expected_version", exp)
+	_ = SetItemStr(kw, "actual_version", act)
+	_ = SetItemStr(kw, "conflicts", paths)
+	exp.DecRef()
+	act.DecRef()
+	paths.DecRef()
+	args := NewTuple(msg)
+	CallClass(KindTransaction, args, kw)
+	args.DecRef()
+	kw.DecRef()
+}
+
+func conflictMessage(e *kernel.ConflictError) string {
+	if len(e.Paths) == 0 {
+		return fmt.Sprintf("commit rejected: the state moved from version %d to %d since the writer read it (strict check); re-read and retry", e.Expected, e.Actual)
+	}
+	return fmt.Sprintf("commit rejected: %v changed between version %d (read) and %d (now); re-read and retry", e.Paths, e.Expected, e.Actual)
+}
+
+func raisePath(e *kernel.PathError) {
+	msg := NewStr(e.Error())
+	p := NewStr(e.Path)
+	code := NewStr(e.Code)
+	args := NewTuple(msg, p, code)
+	CallClass(KindPath, args, nil)
+	args.DecRef()
+}
+
+// setKernelError handles the kernel's typed errors; false when err is not one.
+func setKernelError(err error) bool {
+	var ce *kernel.ConflictError
+	if errors.As(err, &ce) {
+		raiseConflict(ce)
+		return true
+	}
+	var pe *kernel.PathError
+	if errors.As(err, &pe) {
+		raisePath(pe)
+		return true
+	}
+	var ve *kernel.VersionError
+	if errors.As(err, &ve) {
+		raise(excTransaction, ve.Error())
+		return true
+	}
+	return false
+}
+
+// SetUnwrap installs the C function that sees through read-only views (see theus_view_unwrap).
+func SetUnwrap(fn unsafe.Pointer) {
+	C.theus_view_unwrap = (*[0]byte)(fn)
+}

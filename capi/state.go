@@ -1,0 +1,524 @@
+package main
+
+
+import "C"
+
+import (
+	"runtime/cgo"
+	"unsafe"
+
+	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/kernel"
+	"github.com/theus-dev/theus/pyproxy"
+)
+
+type (
+	state    = kernel.State[*py.Object]
+	snapshot = kernel.Snapshot[*py.Object]
+)
+
+func newHandle(v any) *py.Object { return py.NewUint(uint64(cgo.NewHandle(v))) }
+
+func dropHandle(o *py.Object) {
+	if h, ok := py.Int64(o); ok && h > 0 {
+		cgo.Handle(h).Delete()
+	}
+}
+
+//export go_state_new
+func go_state_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_new", args, n, 4)
+	if err != nil {
+		return fail(err)
+	}
+	if !py.IsDict(a[0]) {
+		return fail(argErrorf("the initial context must be a dict of zones such as {\"domain\": {...}}, got %s", py.TypeName(a[0])))
+	}
+	strict, err := py.Truth(a[1])
+	if err != nil {
+		return fail(err)
+	}
+	keep, ok := py.Int64(a[2])
+	if !ok || keep < 0 {
+		return fail(argErrorf("history: expected an int >= 0 (versions kept whole), got %s", py.TypeName(a[2])))
+	}
+	size, ok := py.Int64(a[3])
+	if !ok || size < 0 {
+		return fail(argErrorf("history_size: expected an int >= 0, got %s", py.TypeName(a[3])))
+	}
+	root, err := py.ToNode(a[0])
+	if err != nil {
+		return fail(err)
+	}
+	if root.IsLeaf() { // a dict with a non-str key
+		py.FreeNode(root)
+		return fail(argErrorf("the initial context's keys must be str zone names such as \"domain\""))
+	}
+	st, err := kernel.New(root, kernel.Options[*py.Object]{
+		Release: py.ReleaseValue, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
+	})
+	if err != nil {
+		py.FreeNode(root)
+		return fail(err)
+	}
+	return result(newHandle(st))
+}
+
+//export go_state_close
+func go_state_close(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_close", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_close", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	st.Close()
+	dropHandle(a[0])
+	return result(py.None())
+}
+
+//export go_state_version
+func go_state_version(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_version", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_version", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	return result(py.NewUint(st.Version()))
+}
+
+// lookupValue resolves one path in a snapshot to a read-only Python value.
+// With allowRoot, a None path stands for the root.
+func lookupValue(snap *snapshot, pathArg *py.Object, allowRoot bool) unsafe.Pointer {
+	node := snap.Root()
+	if !allowRoot || !py.IsNone(pathArg) {
+		p, err := path(pathArg)
+		if err != nil {
+			return fail(err)
+		}
+		if node, err = snap.Lookup(p); err != nil {
+			return fail(err)
+		}
+	}
+	v, err := py.Materialize(node)
+	if err != nil {
+		return fail(err)
+	}
+	defer v.DecRef()
+	return result(freeze(v))
+}
+
+//export go_state_get
+func go_state_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_get", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_get", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	snap := st.Snapshot()
+	defer snap.Release()
+	return lookupValue(snap, a[1], false)
+}
+
+//export go_state_commit
+func go_state_commit(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_commit", args, n, 6)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_commit", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	start, err := version("expected_version", a[1])
+	if err != nil {
+		return fail(err)
+	}
+	req := kernel.Commit[*py.Object]{Start: start}
+	if req.Strict, err = py.Truth(a[5]); err != nil {
+		return fail(err)
+	}
+	if !py.IsNone(a[4]) {
+		if req.Author, err = py.Str(a[4]); err != nil {
+			return fail(argErrorf("author: expected str or None, got %s", py.TypeName(a[4])))
+		}
+	}
+	if !py.IsNone(a[3]) {
+		if !py.IsTuple(a[3]) {
+			return fail(argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3])))
+		}
+		for _, r := range py.TupleItems(a[3]) {
+			p, err := path(r)
+			if err != nil {
+				return fail(err)
+			}
+			req.Reads = append(req.Reads, p)
+		}
+	}
+	if req.Writes, err = writes(a[2]); err != nil {
+		return fail(err)
+	}
+	var v kernel.Version
+	py.Unblock(func() { v, err = st.Commit(req) })
+	if err != nil {
+		for _, w := range req.Writes {
+			py.FreeNode(w.Node)
+		}
+		return fail(err)
+	}
+	return result(py.NewUint(v))
+}
+
+// writes converts an updates dict {path: value} into kernel writes owning private copies.
+func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
+	if !py.IsDict(updates) {
+		return nil, argErrorf("updates: expected a dict {\"zone.path\": value}, got %s", py.TypeName(updates))
+	}
+	keys, vals := py.DictItems(updates)
+	out := make([]kernel.Write[*py.Object], 0, len(keys))
+	for i, k := range keys {
+		p, err := path(k)
+		if err == nil {
+			var node *py.Node
+			if node, err = py.ToNode(vals[i]); err == nil {
+				out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
+				continue
+			}
+		}
+		for _, w := range out {
+			py.FreeNode(w.Node)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+//export go_state_snapshot
+func go_state_snapshot(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_snapshot", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_snapshot", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	snap := st.Snapshot()
+	return result(py.NewTuple(newHandle(snap), py.NewUint(snap.Version())))
+}
+
+//export go_state_at
+func go_state_at(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_at", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_at", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	v, err := version("version", a[1])
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := st.At(v)
+	if err != nil {
+		return fail(err)
+	}
+	return result(py.NewTuple(newHandle(snap), py.NewUint(snap.Version())))
+}
+
+//export go_state_history
+func go_state_history(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_history", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_history", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	recs := st.History()
+	items := make([]*py.Object, len(recs))
+	for i, r := range recs {
+		items[i] = py.NewTuple(py.NewUint(r.Version), py.NewStr(r.Author), py.NewStrTuple(r.Paths),
+			py.NewFloat(float64(r.Time.UnixNano())/1e9))
+	}
+	return result(py.NewList(items))
+}
+
+//export go_state_diff
+func go_state_diff(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_diff", args, n, 3)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_diff", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	v1, err := version("v1", a[1])
+	if err != nil {
+		return fail(err)
+	}
+	v2, err := version("v2", a[2])
+	if err != nil {
+		return fail(err)
+	}
+	s1, err := st.At(v1)
+	if err != nil {
+		return fail(err)
+	}
+	defer s1.Release()
+	s2, err := st.At(v2)
+	if err != nil {
+		return fail(err)
+	}
+	defer s2.Release()
+	changes := kernel.Diff(s1.Root(), s2.Root())
+	items := make([]*py.Object, 0, len(changes))
+	for _, c := range changes {
+		old, err := frozenNode(c.Old)
+		if err != nil {
+			return fail(err)
+		}
+		nw, err := frozenNode(c.New)
+		if err != nil {
+			old.DecRef()
+			return fail(err)
+		}
+		items = append(items, py.NewTuple(py.NewStr(c.Kind.String()), py.NewStr(c.Path), old, nw))
+	}
+	return result(py.NewList(items))
+}
+
+// frozenNode is the read-only Python value of a node, None for nil.
+func frozenNode(nd *py.Node) (*py.Object, error) {
+	if nd == nil {
+		return py.None(), nil
+	}
+	v, err := py.Materialize(nd)
+	if err != nil {
+		return nil, err
+	}
+	defer v.DecRef()
+	f := freeze(v)
+	if f == nil {
+		return nil, py.ErrPython
+	}
+	return f, nil
+}
+
+//export go_snapshot_version
+func go_snapshot_version(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("snapshot_version", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := handle[*snapshot]("snapshot_version", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	return result(py.NewUint(snap.Version()))
+}
+
+//export go_snapshot_get
+func go_snapshot_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("snapshot_get", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := handle[*snapshot]("snapshot_get", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	return lookupValue(snap, a[1], true)
+}
+
+//export go_snapshot_resolve
+func go_snapshot_resolve(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("snapshot_resolve", args, n, 2)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := handle[*snapshot]("snapshot_resolve", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	paths, err := pathList(a[1])
+	if err != nil {
+		return fail(err)
+	}
+	values, err := resolve(snap, a[1], paths)
+	if err != nil {
+		return fail(err)
+	}
+	return result(values)
+}
+
+//export go_snapshot_release
+func go_snapshot_release(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("snapshot_release", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := handle[*snapshot]("snapshot_release", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	snap.Release()
+	dropHandle(a[0])
+	return result(py.None())
+}
+
+//export go_state_stats
+func go_state_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_stats", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_stats", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	return result(statsDict(st.Stats()))
+}
+
+//export go_runtime_stats
+func go_runtime_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	d := py.NewDict()
+	v := py.NewInt(int64(py.Pending()))
+	_ = py.SetItemStr(d, "pending_decrefs", v)
+	v.DecRef()
+	return result(d)
+}
+
+//export go_state_begin
+func go_state_begin(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("state_begin", args, n, 3)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := handle[*state]("state_begin", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	paths, err := pathList(a[1])
+	if err != nil {
+		return fail(err)
+	}
+	snap := st.Snapshot()
+	defer snap.Release() // the context holds its own references to the values it shows
+	values, err := resolve(snap, a[1], paths)
+	if err != nil {
+		return fail(err)
+	}
+	defer values.DecRef()
+	ver := py.NewUint(snap.Version())
+	defer ver.DecRef()
+	ctx := py.FromPtr(pyproxy.NewContext(values.Ptr(), ver.Ptr(), a[2].Ptr()))
+	if ctx == nil {
+		return nil
+	}
+	return result(py.NewTuple(ver.IncRef(), ctx))
+}
+
+// pathList parses a tuple of path strings.
+func pathList(o *py.Object) ([]kernel.Path, error) {
+	if !py.IsTuple(o) {
+		return nil, argErrorf("paths: expected a tuple of str, got %s", py.TypeName(o))
+	}
+	items := py.TupleItems(o)
+	out := make([]kernel.Path, len(items))
+	for i, po := range items {
+		p, err := path(po)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// resolve builds {path: committed value} for the paths present in snap, in one pass.
+func resolve(snap *snapshot, pathTuple *py.Object, paths []kernel.Path) (*py.Object, error) {
+	out := py.NewDict()
+	if out == nil {
+		return nil, py.ErrPython
+	}
+	keys := py.TupleItems(pathTuple)
+	for i, p := range paths {
+		node, err := snap.Lookup(p)
+		if err != nil {
+			continue // absent paths are left out; the context reports them on read
+		}
+		v, err := py.Materialize(node)
+		if err == nil {
+			err = py.SetItem(out, keys[i], v)
+			v.DecRef()
+		}
+		if err != nil {
+			out.DecRef()
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// statsDict is the Python view of kernel.Stats.
+func statsDict(s kernel.Stats) *py.Object {
+	d := py.NewDict()
+	for _, kv := range []struct {
+		k string
+		v int64
+	}{
+		{"version", int64(s.Version)}, {"live_snapshots", int64(s.Snapshots)},
+		{"pinned_versions", int64(s.PinnedVersions)}, {"retained_versions", int64(s.RetainedVersions)},
+		{"pending_release", int64(s.Pending)}, {"released", int64(s.Released)}, {"history", int64(s.History)},
+	} {
+		v := py.NewInt(kv.v)
+		_ = py.SetItemStr(d, kv.k, v)
+		v.DecRef()
+	}
+	return d
+}

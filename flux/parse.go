@@ -1,0 +1,561 @@
+package flux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds the YAML nodes one workflow may expand to (aliases included), so a small
+// file of nested aliases cannot blow up into a huge step tree.
+const maxNodes = 1_000_000
+
+// Allowed keys per place, in the order they are listed in messages.
+var (
+	topKeys     = []string{"name", "description", "steps"}
+	processKeys = []string{"process", "with"}
+	ifKeys      = []string{"flux", "condition", "then", "else"}
+	whileKeys   = []string{"flux", "condition", "max_iterations", "do"}
+	runKeys     = []string{"flux", "steps"}
+	fluxKinds   = []string{"if", "while", "run"}
+)
+
+// Parse reads a workflow from YAML source and performs every load-time check: structure,
+// keys, step kinds, values, and condition syntax and types. Conditions are compiled here,
+// once. file names the source in positions; use "<string>" for inline text ("" means that).
+// Every error is an *Error. Process names are not checked against a registry; see Check.
+func Parse(src []byte, file string) (*Workflow, error) {
+	if file == "" {
+		file = "<string>"
+	}
+	p := &loader{src: newSource(src, file)}
+	root, err := p.document(src)
+	if err != nil {
+		return nil, err
+	}
+	w, perr := p.workflow(root)
+	if perr != nil {
+		return nil, perr
+	}
+	return w, nil
+}
+
+type loader struct {
+	src   *source
+	nodes int
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 error into an *Error. yaml.v3 reports syntax errors only as text
+// ("yaml: line 3: ..."), so the line is read from it; the column is not available.
+func (p *loader) yamlError(err error) *Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return p.src.errorf(line, 1, CodeYAML, err, "invalid YAML: %s", m[2])
+	}
+	return p.src.errorf(1, 1, CodeYAML, err, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// document decodes exactly one YAML document and returns its root node.
+func (p *loader) document(src []byte) (root *yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, p.src.errorf(1, 1, CodeYAML, nil, "invalid YAML: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, p.src.errorf(1, 1, CodeNotAMapping, nil,
+				"workflow is empty (expected a mapping with a `steps` list)")
+		}
+		return nil, p.yamlError(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, p.src.errorf(extra.Line, extra.Column, CodeYAML, nil,
+			"more than one YAML document (a workflow file holds one)")
+	case !errors.Is(err, io.EOF):
+		return nil, p.yamlError(err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, p.src.errorf(1, 1, CodeNotAMapping, nil,
+			"workflow is empty (expected a mapping with a `steps` list)")
+	}
+	return doc.Content[0], nil
+}
+
+// resolve follows aliases and counts nodes against maxNodes.
+func (p *loader) resolve(n *yaml.Node) (*yaml.Node, *Error) {
+	for i := 0; n.Kind == yaml.AliasNode; i++ {
+		if n.Alias == nil || i > 100 {
+			return nil, p.src.errorf(n.Line, n.Column, CodeYAML, nil, "invalid YAML: unresolvable alias *%s", n.Value)
+		}
+		n = n.Alias
+	}
+	p.nodes++
+	if p.nodes > maxNodes {
+		return nil, p.src.errorf(n.Line, n.Column, CodeYAML, nil,
+			"workflow is too large (more than %d YAML nodes after expanding aliases)", maxNodes)
+	}
+	return n, nil
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "empty"
+		case "!!str":
+			return fmt.Sprintf("the string %q", n.Value)
+		default:
+			return n.Value
+		}
+	}
+	return "an unsupported YAML node"
+}
+
+// mapping is a YAML mapping with string keys, checked for duplicates.
+type mapping struct {
+	node *yaml.Node
+	keys []string
+	key  map[string]*yaml.Node
+	val  map[string]*yaml.Node
+}
+
+func (m *mapping) has(k string) bool { return m.val[k] != nil }
+
+func (p *loader) mapping(n *yaml.Node) (*mapping, *Error) {
+	m := &mapping{node: n, key: make(map[string]*yaml.Node), val: make(map[string]*yaml.Node)}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, err := p.resolve(n.Content[i])
+		if err != nil {
+			return nil, err
+		}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
+			return nil, p.src.errorf(k.Line, k.Column, CodeInvalidValue, nil,
+				"mapping keys must be strings, got %s", describe(k))
+		}
+		if first, dup := m.key[k.Value]; dup {
+			return nil, p.src.errorf(k.Line, k.Column, CodeDuplicateKey, nil,
+				"duplicate key `%s` (first defined at line %d)", k.Value, first.Line)
+		}
+		m.keys = append(m.keys, k.Value)
+		m.key[k.Value] = k
+		m.val[k.Value] = n.Content[i+1]
+	}
+	return m, nil
+}
+
+// onlyKeys rejects any key outside allowed, suggesting the nearest allowed one.
+func (p *loader) onlyKeys(m *mapping, allowed []string, where string) *Error {
+	for _, k := range m.keys {
+		if containsString(allowed, k) {
+			continue
+		}
+		hint := ""
+		if best := closest(k, allowed); best != "" {
+			hint = fmt.Sprintf("did you mean `%s`? ", best)
+		}
+		kn := m.key[k]
+		return p.src.errorf(kn.Line, kn.Column, CodeUnknownKey, nil,
+			"unknown key `%s` in %s (%sallowed: %s)", k, where, hint, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *loader) workflow(root *yaml.Node) (*Workflow, *Error) {
+	root, err := p.resolve(root)
+	if err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.MappingNode {
+		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+			return nil, p.src.errorf(root.Line, root.Column, CodeNotAMapping, nil,
+				"workflow is empty (expected a mapping with a `steps` list)")
+		}
+		hint := ""
+		if root.Kind == yaml.SequenceNode {
+			hint = "; put the list under `steps:`"
+		}
+		return nil, p.src.errorf(root.Line, root.Column, CodeNotAMapping, nil,
+			"the top level must be a mapping with a `steps` list, got %s%s", describe(root), hint)
+	}
+	m, err := p.mapping(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.onlyKeys(m, topKeys, "the workflow"); err != nil {
+		return nil, err
+	}
+	w := &Workflow{File: p.src.file, src: p.src}
+	if w.Name, err = p.text(m, "name"); err != nil {
+		return nil, err
+	}
+	if w.Description, err = p.text(m, "description"); err != nil {
+		return nil, err
+	}
+	if !m.has("steps") {
+		return nil, p.src.errorf(root.Line, root.Column, CodeMissingKey, nil,
+			"the workflow has no `steps` (add a `steps:` list)")
+	}
+	if w.Steps, err = p.steps(m, "steps"); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// text reads an optional scalar as a string.
+func (p *loader) text(m *mapping, key string) (string, *Error) {
+	if !m.has(key) {
+		return "", nil
+	}
+	n, err := p.resolve(m.val[key])
+	if err != nil {
+		return "", err
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "`%s` must be a string, got %s", key, describe(n))
+	}
+	if n.ShortTag() == "!!null" {
+		return "", nil
+	}
+	return n.Value, nil
+}
+
+// steps reads the list under key.
+func (p *loader) steps(m *mapping, key string) ([]Step, *Error) {
+	n, err := p.resolve(m.val[key])
+	if err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.src.errorf(n.Line, n.Column, CodeNotAList, nil,
+			"`%s` must be a list of steps, got %s", key, describe(n))
+	}
+	steps := make([]Step, 0, len(n.Content))
+	for _, c := range n.Content {
+		s, err := p.step(c)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
+}
+
+func (p *loader) step(n *yaml.Node) (Step, *Error) {
+	n, err := p.resolve(n)
+	if err != nil {
+		return nil, err
+	}
+	pos := p.src.pos(n.Line, n.Column)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		name, err := p.processName(n)
+		if err != nil {
+			return nil, err
+		}
+		return &ProcessStep{Name: name, pos: pos}, nil
+	case yaml.MappingNode:
+	default:
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidStep, nil,
+			"a step must be a process name or a mapping, got %s (use `flux: run` to group steps)", describe(n))
+	}
+	m, err := p.mapping(n)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.has("process") && m.has("flux"):
+		k := m.key["flux"]
+		return nil, p.src.errorf(k.Line, k.Column, CodeInvalidStep, nil,
+			"a step has either `process` or `flux`, not both")
+	case m.has("process"):
+		return p.processStep(m, pos)
+	case m.has("flux"):
+	default:
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidStep, nil,
+			"a step mapping needs `process: <name>` or `flux: if|while|run`")
+	}
+	kn, err := p.resolve(m.val["flux"])
+	if err != nil {
+		return nil, err
+	}
+	kind := ""
+	if kn.Kind == yaml.ScalarNode && kn.ShortTag() == "!!str" {
+		kind = kn.Value
+	}
+	switch kind {
+	case "if":
+		return p.ifStep(m, pos)
+	case "while":
+		return p.whileStep(m, pos)
+	case "run":
+		return p.runStep(m, pos)
+	}
+	hint := ""
+	if best := closest(kind, fluxKinds); kind != "" && best != "" {
+		hint = fmt.Sprintf("did you mean `%s`? ", best)
+	}
+	what := describe(kn)
+	if kind != "" {
+		what = fmt.Sprintf("%q", kind)
+	}
+	return nil, p.src.errorf(kn.Line, kn.Column, CodeUnknownKind, nil,
+		"unknown flux kind %s (%sexpected if, while or run)", what, hint)
+}
+
+func (p *loader) processName(n *yaml.Node) (string, *Error) {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!null") {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"a process name must be a string, got %s", describe(n))
+	}
+	name := n.Value
+	if n.ShortTag() == "!!null" {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"empty step (write a process name, or a mapping with `process` or `flux`)")
+	}
+	if strings.TrimSpace(name) == "" {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "empty process name")
+	}
+	if strings.TrimSpace(name) != name || strings.ContainsAny(name, "\n\t") {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"process name %q has surrounding or embedded whitespace", name)
+	}
+	return name, nil
+}
+
+func (p *loader) processStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, processKeys, "a process step"); err != nil {
+		return nil, err
+	}
+	nn, err := p.resolve(m.val["process"])
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.processName(nn)
+	if err != nil {
+		return nil, err
+	}
+	s := &ProcessStep{Name: name, pos: pos}
+	if m.has("with") {
+		wn, err := p.resolve(m.val["with"])
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case wn.Kind == yaml.ScalarNode && wn.ShortTag() == "!!null":
+		case wn.Kind != yaml.MappingNode:
+			return nil, p.src.errorf(wn.Line, wn.Column, CodeNotAMapping, nil,
+				"`with` must be a mapping of keyword arguments, got %s", describe(wn))
+		default:
+			v, err := p.value(wn)
+			if err != nil {
+				return nil, err
+			}
+			s.With = v.(map[string]any)
+		}
+	}
+	return s, nil
+}
+
+func (p *loader) missing(m *mapping, kind, key, example string) *Error {
+	return p.src.errorf(m.node.Line, m.node.Column, CodeMissingKey, nil,
+		"%s step is missing `%s` (e.g. %s)", kind, key, example)
+}
+
+func (p *loader) condition(m *mapping, kind string) (*Condition, *Error) {
+	if !m.has("condition") {
+		return nil, p.missing(m, kind, "condition", "condition: domain.count < 10")
+	}
+	n, err := p.resolve(m.val["condition"])
+	if err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.ScalarNode {
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"`condition` must be an expression string, got %s", describe(n))
+	}
+	if n.ShortTag() == "!!null" || strings.TrimSpace(n.Value) == "" {
+		return nil, p.src.errorf(n.Line, n.Column, CodeConditionSyntax, nil,
+			"condition is empty (write an expression such as domain.count < 10)")
+	}
+	return compileCondition(p.src, n.Value, scalarAt(p.src, n))
+}
+
+func (p *loader) ifStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, ifKeys, "an if step"); err != nil {
+		return nil, err
+	}
+	cond, err := p.condition(m, "if")
+	if err != nil {
+		return nil, err
+	}
+	if !m.has("then") {
+		return nil, p.missing(m, "if", "then", "then: [some_process]")
+	}
+	s := &IfStep{Condition: cond, pos: pos}
+	if s.Then, err = p.steps(m, "then"); err != nil {
+		return nil, err
+	}
+	if m.has("else") {
+		if s.Else, err = p.steps(m, "else"); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (p *loader) whileStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, whileKeys, "a while step"); err != nil {
+		return nil, err
+	}
+	cond, err := p.condition(m, "while")
+	if err != nil {
+		return nil, err
+	}
+	s := &WhileStep{Condition: cond, MaxIterations: DefaultMaxIterations, pos: pos}
+	if m.has("max_iterations") {
+		n, err := p.resolve(m.val["max_iterations"])
+		if err != nil {
+			return nil, err
+		}
+		v, perr := strconv.ParseInt(n.Value, 0, 64)
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || perr != nil || v < 1 || v > 1<<31 {
+			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+				"`max_iterations` must be a positive integer, got %s", describe(n))
+		}
+		s.MaxIterations = int(v)
+	}
+	if !m.has("do") {
+		return nil, p.missing(m, "while", "do", "do: [some_process]")
+	}
+	if s.Do, err = p.steps(m, "do"); err != nil {
+		return nil, err
+	}
+	if len(s.Do) == 0 {
+		n := m.val["do"]
+		return nil, p.src.errorf(n.Line, n.Column, CodeEmptyBody, nil,
+			"while loop has an empty `do` list; nothing could change its condition, so it would only spin (add a step or remove the loop)")
+	}
+	return s, nil
+}
+
+func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, runKeys, "a run step"); err != nil {
+		return nil, err
+	}
+	if !m.has("steps") {
+		return nil, p.missing(m, "run", "steps", "steps: [a, b]")
+	}
+	s := &RunStep{pos: pos}
+	var err *Error
+	if s.Steps, err = p.steps(m, "steps"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// value converts a YAML node under `with` to plain Go data: nil, bool, int64, float64,
+// string, []any, map[string]any.
+func (p *loader) value(n *yaml.Node) (any, *Error) {
+	n, err := p.resolve(n)
+	if err != nil {
+		return nil, err
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := p.value(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		m, err := p.mapping(n)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(m.keys))
+		for _, k := range m.keys {
+			if m.key[k].ShortTag() != "!!str" || k == "" {
+				kn := m.key[k]
+				return nil, p.src.errorf(kn.Line, kn.Column, CodeInvalidValue, nil,
+					"keys under `with` must be non-empty strings, got %s (quote it)", describe(kn))
+			}
+			v, err := p.value(m.val[k])
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return p.scalar(n)
+	}
+	return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "unsupported YAML value")
+}
+
+func (p *loader) scalar(n *yaml.Node) (any, *Error) {
+	var (
+		v   any
+		err error
+	)
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!str", "!!timestamp", "!!binary":
+		return n.Value, nil
+	case "!!bool":
+		var b bool
+		if err = n.Decode(&b); err == nil {
+			v = b
+		}
+	case "!!int":
+		var i int64
+		if err = n.Decode(&i); err == nil {
+			v = i
+		}
+	case "!!float":
+		var f float64
+		if err = n.Decode(&f); err == nil {
+			v = f
+		}
+	default:
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"unsupported YAML tag %s (use plain strings, numbers, booleans, lists and mappings)", n.Tag)
+	}
+	if err != nil {
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, err,
+			"cannot read %s as %s", describe(n), strings.TrimPrefix(n.ShortTag(), "!!"))
+	}
+	return v, nil
+}

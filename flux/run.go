@@ -1,0 +1,267 @@
+package flux
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Host is what the stepper drives: the engine that runs processes and reads committed state.
+// The stepper calls it on the goroutine that called Run, one call at a time.
+type Host interface {
+	// Run executes one process step through the engine's normal path (snapshot, call,
+	// compare-and-swap commit, retries). A non-nil error stops the workflow; it is wrapped
+	// in an *Error with CodeStep whose Unwrap returns it unchanged.
+	Run(step *ProcessStep) error
+	// Values returns the committed values at paths (each like ["domain", "counter"]), in
+	// order, as nil, bool, int64, float64, string, []any or map[string]any. A path that does
+	// not exist yields Missing{}.
+	Values(paths [][]string) ([]any, error)
+	// Interrupted reports a pending interruption, such as KeyboardInterrupt. The stepper
+	// polls it every 64 operations and whenever 5 ms have passed since the last poll; a
+	// non-nil error aborts the run and is returned unchanged.
+	Interrupted() error
+}
+
+// Versioner is optionally implemented by a Host to expose the committed state version. When
+// it is, trace entries record the version before and after each step.
+type Versioner interface {
+	// Version returns the current committed version.
+	Version() uint64
+}
+
+// RunOptions tunes one run. The zero value uses the defaults.
+type RunOptions struct {
+	// Budget is the most operations the run may perform; 0 means DefaultBudget. A process
+	// step, a condition evaluation and a loop iteration each count as one operation.
+	Budget int
+	// MaxTraceEntries caps Trace.Entries; 0 means DefaultMaxTraceEntries. Later entries are
+	// counted in Trace.Dropped. Trace.Executed is never capped.
+	MaxTraceEntries int
+}
+
+// Trace records a run. It is returned even when the run fails, holding what happened up to
+// the failure.
+type Trace struct {
+	// Executed lists the process names run, in order, including a step that failed.
+	Executed []string
+	// Entries holds one entry per process step and per condition evaluation, in order.
+	Entries []TraceEntry
+	// Dropped counts entries not kept because of RunOptions.MaxTraceEntries.
+	Dropped int
+	// Operations is the number of operations the run used against its budget.
+	Operations int
+}
+
+// TraceEntry is one process step or one condition evaluation.
+type TraceEntry struct {
+	// Step is the process name, or the condition's source for an if or while.
+	Step string
+	// Kind is "process", "if" or "while".
+	Kind string
+	// Pos is the step's position.
+	Pos Pos
+	// Start is when the step began.
+	Start time.Time
+	// Duration is how long it took.
+	Duration time.Duration
+	// Outcome is "ok" or "error" for a process, "true", "false" or "error" for a condition.
+	Outcome string
+	// VersionBefore and VersionAfter are the committed versions around the step; zero
+	// unless the Host implements Versioner.
+	VersionBefore, VersionAfter uint64
+}
+
+const (
+	pollEvery    = 64
+	pollInterval = 5 * time.Millisecond
+)
+
+// Run executes the workflow against h. Program counter, loop counters and the budget live
+// here; processes and state reads go through h. Steps that committed before a failure stay
+// committed. The returned error is an *Error, except that an error from h.Interrupted is
+// returned as is. The trace is never nil.
+func (w *Workflow) Run(h Host, opts RunOptions) (*Trace, error) {
+	r := &runner{
+		w:        w,
+		h:        h,
+		budget:   opts.Budget,
+		maxTrace: opts.MaxTraceEntries,
+		trace:    &Trace{},
+		now:      time.Now(),
+		env:      make(map[string]any),
+	}
+	if r.budget <= 0 {
+		r.budget = DefaultBudget
+	}
+	if r.maxTrace <= 0 {
+		r.maxTrace = DefaultMaxTraceEntries
+	}
+	// One entry per static step is exact for straight-line workflows and a start for loops.
+	n := 0
+	walk(w.Steps, func(Step) bool { n++; return true })
+	r.trace.Executed = make([]string, 0, n)
+	r.trace.Entries = make([]TraceEntry, 0, min(n, r.maxTrace))
+	r.lastPoll = r.now
+	r.versioner, _ = h.(Versioner)
+	err := r.steps(w.Steps)
+	r.trace.Operations = r.ops
+	return r.trace, err
+}
+
+type runner struct {
+	w         *Workflow
+	h         Host
+	versioner Versioner
+	machine   vm.VM
+	env       map[string]any // condition inputs, reused
+	budget    int
+	ops       int
+	lastPoll  time.Time
+	now       time.Time // refreshed around every process and condition; read by tick
+	maxTrace  int
+	trace     *Trace
+}
+
+// tick counts one operation at pos, enforces the budget and polls for interruption.
+func (r *runner) tick(pos Pos) error {
+	r.ops++
+	if r.ops > r.budget {
+		return r.w.src.errorAt(pos, CodeBudget, nil,
+			"operation budget of %d exhausted here (a loop that does not end?); raise the budget if the workflow really needs more", r.budget)
+	}
+	if r.ops%pollEvery == 1 || r.now.Sub(r.lastPoll) >= pollInterval {
+		r.lastPoll = r.now
+		if err := r.h.Interrupted(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) version() uint64 {
+	if r.versioner == nil {
+		return 0
+	}
+	return r.versioner.Version()
+}
+
+func (r *runner) record(e TraceEntry) {
+	if len(r.trace.Entries) >= r.maxTrace {
+		r.trace.Dropped++
+		return
+	}
+	r.trace.Entries = append(r.trace.Entries, e)
+}
+
+func (r *runner) steps(steps []Step) error {
+	for _, s := range steps {
+		if err := r.step(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) step(s Step) error {
+	switch s := s.(type) {
+	case *ProcessStep:
+		return r.process(s)
+	case *IfStep:
+		ok, err := r.condition(s.Condition, "if", s.pos)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return r.steps(s.Then)
+		}
+		return r.steps(s.Else)
+	case *WhileStep:
+		for n := 0; ; n++ {
+			ok, err := r.condition(s.Condition, "while", s.pos)
+			if err != nil || !ok {
+				return err
+			}
+			if n >= s.MaxIterations {
+				return r.w.src.errorAt(s.pos, CodeMaxIterations, nil,
+					"while loop exceeded max_iterations (%d) with its condition `%s` still true (fix the condition or raise max_iterations)",
+					s.MaxIterations, s.Condition.Source)
+			}
+			if err := r.tick(s.pos); err != nil {
+				return err
+			}
+			if err := r.steps(s.Do); err != nil {
+				return err
+			}
+		}
+	case *RunStep:
+		return r.steps(s.Steps)
+	}
+	panic(fmt.Sprintf("flux: unknown step type %T", s))
+}
+
+func (r *runner) process(s *ProcessStep) error {
+	r.now = time.Now()
+	if err := r.tick(s.pos); err != nil {
+		return err
+	}
+	e := TraceEntry{Step: s.Name, Kind: "process", Pos: s.pos, Start: r.now, Outcome: "ok", VersionBefore: r.version()}
+	r.trace.Executed = append(r.trace.Executed, s.Name)
+	err := r.h.Run(s)
+	r.now = time.Now()
+	e.Duration = r.now.Sub(e.Start)
+	e.VersionAfter = r.version()
+	if err != nil {
+		e.Outcome = "error"
+	}
+	r.record(e)
+	if err != nil {
+		return r.w.src.errorAt(s.pos, CodeStep, err, "step `%s` (line %d) failed: %v", s.Name, s.pos.Line, err)
+	}
+	return nil
+}
+
+// condition evaluates c for the step of the given kind at pos.
+func (r *runner) condition(c *Condition, kind string, pos Pos) (bool, error) {
+	r.now = time.Now()
+	if err := r.tick(pos); err != nil {
+		return false, err
+	}
+	e := TraceEntry{Step: c.Source, Kind: kind, Pos: pos, Start: r.now, Outcome: "error", VersionBefore: r.version()}
+	ok, err := r.evaluate(c, kind, pos)
+	r.now = time.Now()
+	e.Duration = r.now.Sub(e.Start)
+	e.VersionAfter = e.VersionBefore
+	if err == nil {
+		e.Outcome = "false"
+		if ok {
+			e.Outcome = "true"
+		}
+	}
+	r.record(e)
+	return ok, err
+}
+
+func (r *runner) evaluate(c *Condition, kind string, pos Pos) (bool, error) {
+	var values []any
+	if len(c.paths) > 0 {
+		var err error
+		values, err = r.h.Values(c.paths)
+		if err != nil {
+			return false, r.w.src.errorAt(c.pos, CodeCondition, err,
+				"%s condition (line %d) could not read the state: %v", kind, pos.Line, err)
+		}
+		if len(values) != len(c.paths) {
+			return false, r.w.src.errorAt(c.pos, CodeCondition, nil,
+				"%s condition (line %d): the state reader returned %d values for %d paths", kind, pos.Line, len(values), len(c.paths))
+		}
+	}
+	ok, err := c.eval(&r.machine, r.env, values)
+	if err != nil {
+		at, msg := c.errorPos(err)
+		return false, r.w.src.errorAt(at, CodeCondition, err,
+			"%s condition (line %d) failed on the current state: %s", kind, pos.Line, msg)
+	}
+	return ok, nil
+}

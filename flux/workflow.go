@@ -1,0 +1,217 @@
+package flux
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Default limits. Both are documented in docs/flux.md.
+const (
+	// DefaultMaxIterations is a while loop's max_iterations when the key is absent.
+	DefaultMaxIterations = 10_000
+	// DefaultBudget is the operation budget of a run when RunOptions.Budget is zero.
+	DefaultBudget = 1_000_000
+	// DefaultMaxTraceEntries caps Trace.Entries when RunOptions.MaxTraceEntries is zero.
+	DefaultMaxTraceEntries = 10_000
+)
+
+// Workflow is a parsed and validated workflow. It is immutable once Parse returns, so one
+// Workflow may be run by several goroutines at once.
+type Workflow struct {
+	// Name is the optional `name` key.
+	Name string
+	// Description is the optional `description` key.
+	Description string
+	// File is the name given to Parse, used in every position.
+	File string
+	// Steps are the top-level steps in order.
+	Steps []Step
+
+	src *source
+}
+
+// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep or *RunStep.
+type Step interface {
+	// Pos is where the step starts in the source.
+	Pos() Pos
+	// Kind is "process", "if", "while" or "run".
+	Kind() string
+	isStep()
+}
+
+// ProcessStep runs one registered process.
+type ProcessStep struct {
+	// Name is the process name.
+	Name string
+	// With holds the keyword arguments from `with:` (nil when absent). Values are nil, bool,
+	// int64, float64, string, []any and map[string]any. Treat it as read-only.
+	With map[string]any
+
+	pos Pos
+}
+
+// IfStep runs Then when its condition is true, otherwise Else.
+type IfStep struct {
+	// Condition is the compiled `condition`.
+	Condition *Condition
+	// Then runs when the condition is true.
+	Then []Step
+	// Else runs when the condition is false; nil when absent.
+	Else []Step
+
+	pos Pos
+}
+
+// WhileStep runs Do while its condition is true, at most MaxIterations times.
+type WhileStep struct {
+	// Condition is the compiled `condition`, evaluated before every iteration.
+	Condition *Condition
+	// MaxIterations bounds the number of iterations; exceeding it is a CodeMaxIterations error.
+	MaxIterations int
+	// Do is the loop body; never empty.
+	Do []Step
+
+	pos Pos
+}
+
+// RunStep runs a block of steps in order.
+type RunStep struct {
+	// Steps is the block.
+	Steps []Step
+
+	pos Pos
+}
+
+// Pos implements Step.
+func (s *ProcessStep) Pos() Pos { return s.pos }
+
+// Pos implements Step.
+func (s *IfStep) Pos() Pos { return s.pos }
+
+// Pos implements Step.
+func (s *WhileStep) Pos() Pos { return s.pos }
+
+// Pos implements Step.
+func (s *RunStep) Pos() Pos { return s.pos }
+
+// Kind implements Step.
+func (*ProcessStep) Kind() string { return "process" }
+
+// Kind implements Step.
+func (*IfStep) Kind() string { return "if" }
+
+// Kind implements Step.
+func (*WhileStep) Kind() string { return "while" }
+
+// Kind implements Step.
+func (*RunStep) Kind() string { return "run" }
+
+func (*ProcessStep) isStep() {}
+func (*IfStep) isStep()      {}
+func (*WhileStep) isStep()   {}
+func (*RunStep) isStep()     {}
+
+// walk calls fn for every step in source order, depth first (then before else).
+func walk(steps []Step, fn func(Step) bool) bool {
+	for _, s := range steps {
+		if !fn(s) {
+			return false
+		}
+		var ok bool
+		switch s := s.(type) {
+		case *IfStep:
+			ok = walk(s.Then, fn) && walk(s.Else, fn)
+		case *WhileStep:
+			ok = walk(s.Do, fn)
+		case *RunStep:
+			ok = walk(s.Steps, fn)
+		default:
+			ok = true
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ProcessNames returns every process the workflow references, each once, in order of first
+// appearance in the source.
+func (w *Workflow) ProcessNames() []string {
+	var names []string
+	seen := make(map[string]bool)
+	walk(w.Steps, func(s Step) bool {
+		if p, ok := s.(*ProcessStep); ok && !seen[p.Name] {
+			seen[p.Name] = true
+			names = append(names, p.Name)
+		}
+		return true
+	})
+	return names
+}
+
+// Check reports the first process step, in source order, whose name is not in known, as an
+// *Error with CodeUnknownProcess at that step, suggesting the closest known name.
+func (w *Workflow) Check(known []string) error {
+	set := make(map[string]bool, len(known))
+	for _, k := range known {
+		set[k] = true
+	}
+	var err error
+	walk(w.Steps, func(s Step) bool {
+		p, ok := s.(*ProcessStep)
+		if !ok || set[p.Name] {
+			return true
+		}
+		msg := fmt.Sprintf("unknown process %q", p.Name)
+		if best := closest(p.Name, known); best != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", best)
+		} else if len(known) == 0 {
+			msg += " (no processes are registered; register it before running the workflow)"
+		} else {
+			msg += " (register it before running the workflow)"
+		}
+		err = w.src.errorAt(p.pos, CodeUnknownProcess, nil, "%s", msg)
+		return false
+	})
+	return err
+}
+
+// closest returns the candidate nearest to name by edit distance when it is near enough to
+// be a plausible typo, else "".
+func closest(name string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	n := len([]rune(name))
+	if bestD < 0 || bestD > 2+n/4 || bestD >= n {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,79 @@
+// Package kernel is the versioned state tree at the core of theus: a
+// persistent tree of zones and dotted paths, pinned snapshots, optimistic
+// commits with conflict detection, commit history and deterministic release
+// of stored values. It is pure Go and generic over the stored value type V;
+// in production V is an owned reference to a Python object, in tests any Go
+// value.
+//
+// # Tree
+//
+// The state is a tree of Nodes. A leaf holds one V; a branch holds named
+// children in a persistent hash array mapped trie (benbjohnson/immutable's
+// Map). The HAMT is small and well kept, shares structure between versions
+// and sets a key in O(log32 n) node copies, so committing one key into a
+// zone of 100,000 keys copies a handful of 32-wide nodes instead of the
+// zone. Python dicts keep insertion order, so each branch also keeps a
+// persistent sorted map from a per-key sequence number to the key: a new key
+// goes last, a replaced key keeps its place, and Range walks that order.
+//
+// # Versions on nodes
+//
+// Every commit makes exactly one new version, previous head + 1. Every node
+// carries the version that created it, and a node is created whenever it or
+// anything below it changes: a commit copies the ancestors of each written
+// path (path copying) and stamps the copies and the written nodes with the
+// new version, sharing every other subtree with the previous version. So a
+// node's version is the last version that changed anything below it, which
+// makes a conflict check a walk down the declared paths, and shared subtrees
+// let a diff walk only the changed paths (scanning the branches on them).
+//
+// # Commit protocol
+//
+// A commit is validated (paths, overlaps, start version), checked for
+// conflicts against the current head and built as a path copy of that head,
+// all without a lock. It is then published with a compare-and-swap of the
+// atomic head pointer, inside a short critical section that also does the
+// release accounting so that versions are accounted in order. If the head
+// moved meanwhile the swap fails and the commit is checked and built again
+// against the new head, so a concurrent commit to other paths never makes it
+// fail; exactly one commit wins each version.
+//
+// # Conflict rule
+//
+// A commit declares paths: the paths it writes and the paths it read. A
+// declared path conflicts when the node at that path in the head is newer
+// than the commit's start version, or, when the path does not exist in the
+// head, when its deepest existing ancestor is newer. Replacing or deleting a
+// parent therefore conflicts with everything below it, a change below a read
+// branch conflicts with the branch, and disjoint siblings never conflict. A
+// strict commit conflicts on any newer head. Version 0 is not special.
+//
+// # Deterministic release
+//
+// Values may own memory that Go's collector cannot see (Python objects), so
+// a value is released as soon as no live version can reach it, never when
+// the collector runs. When commit N replaces or deletes a subtree, each leaf
+// value and each branch memo in it, and the memo of every ancestor replaced
+// by path copying, retires with lifetime [born, N), born being the node's
+// version: exactly the versions that can reach it. A retired item is
+// released once no pinned version lies in its lifetime. Pinned versions are
+// those of live Snapshots (a count per version) and the KeepVersions
+// versions before the head; the head itself reaches nothing retired. Without
+// old snapshots a replaced value is therefore released inside the Commit
+// call. Items inside the KeepVersions window wait in a queue ordered by
+// retirement and leave it as the window moves; items held by a Snapshot are
+// filed under the oldest pinned version in their lifetime and looked at
+// again only when that version is unpinned. Nothing waits on a scan of
+// unrelated items, and with no snapshot held the bookkeeping stays empty.
+// Written nodes must be new: a node belongs to one place in one State, so
+// each value has exactly one owner and is released exactly once.
+//
+// # Locks
+//
+// One mutex per State guards the pin counts, the retired queues, the kept
+// versions and the history; the head pointer is atomic so Version and the
+// commit build read it without the lock. The Release callback is never
+// called with the mutex held: releasable items are collected under it and
+// released after unlocking, so Release may re-enter the State. There is no
+// other lock, hence no lock order to get wrong.
+package kernel

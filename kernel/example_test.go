@@ -1,0 +1,94 @@
+package kernel_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/theus-dev/theus/kernel"
+)
+
+func ExampleNew() {
+	root := kernel.Branch(map[string]*kernel.Node[string]{
+		"domain": kernel.Branch(map[string]*kernel.Node[string]{
+			"user": kernel.Leaf("ada"),
+		}, nil),
+	}, nil)
+	s, err := kernel.New(root, kernel.Options[string]{
+		Release: func(v string) { fmt.Println("released", v) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	fmt.Println("version", s.Version())
+	// Output:
+	// version 0
+	// released ada
+}
+
+func ExampleState_Commit() {
+	s, _ := kernel.New(kernel.Branch(map[string]*kernel.Node[int]{
+		"domain": kernel.Branch(map[string]*kernel.Node[int]{"counter": kernel.Leaf(0)}, nil),
+	}, nil), kernel.Options[int]{})
+	counter, _ := kernel.ParsePath("domain.counter")
+
+	v, err := s.Commit(kernel.Commit[int]{
+		Start:  0,
+		Reads:  []kernel.Path{counter},
+		Writes: []kernel.Write[int]{{Path: counter, Node: kernel.Leaf(1)}},
+		Author: "increment",
+	})
+	fmt.Println(v, err)
+
+	// A second writer that also read version 0 conflicts.
+	_, err = s.Commit(kernel.Commit[int]{
+		Start:  0,
+		Writes: []kernel.Write[int]{{Path: counter, Node: kernel.Leaf(1)}},
+	})
+	var conflict *kernel.ConflictError
+	fmt.Println(errors.As(err, &conflict), conflict.Paths)
+	fmt.Println(err)
+	// Output:
+	// 1 <nil>
+	// true [domain.counter]
+	// kernel: conflict: expected version 0, actual 1 (changed: domain.counter)
+}
+
+func ExampleState_Snapshot() {
+	released := 0
+	s, _ := kernel.New(kernel.Branch(map[string]*kernel.Node[int]{
+		"domain": kernel.Branch(map[string]*kernel.Node[int]{"x": kernel.Leaf(1)}, nil),
+	}, nil), kernel.Options[int]{Release: func(int) { released++ }})
+	x, _ := kernel.ParsePath("domain.x")
+
+	old := s.Snapshot()
+	s.Commit(kernel.Commit[int]{Start: 0, Writes: []kernel.Write[int]{{Path: x, Node: kernel.Leaf(2)}}})
+
+	n, _ := old.Lookup(x)
+	fmt.Println("snapshot", old.Version(), "reads", n.Value(), "released", released)
+	old.Release()
+	fmt.Println("after Release, released", released)
+	// Output:
+	// snapshot 0 reads 1 released 0
+	// after Release, released 1
+}
+
+func ExampleDiff() {
+	s, _ := kernel.New(kernel.Branch(map[string]*kernel.Node[int]{
+		"domain": kernel.Branch(map[string]*kernel.Node[int]{"x": kernel.Leaf(1), "y": kernel.Leaf(2)}, nil),
+	}, nil), kernel.Options[int]{KeepVersions: 1})
+	s.Commit(kernel.Commit[int]{Start: 0, Writes: []kernel.Write[int]{
+		{Path: kernel.Path{"domain", "x"}, Node: kernel.Leaf(10)},
+		{Path: kernel.Path{"domain", "y"}},
+	}})
+	a, _ := s.At(0)
+	b, _ := s.At(1)
+	defer a.Release()
+	defer b.Release()
+	for _, c := range kernel.Diff(a.Root(), b.Root()) {
+		fmt.Println(c.Kind, c.Path)
+	}
+	// Output:
+	// changed domain.x
+	// removed domain.y
+}

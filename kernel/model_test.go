@@ -1,0 +1,356 @@
+package kernel
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// harness drives a State and a plain map model of it with a byte stream of
+// operations and checks after every step that they agree and that values
+// are released exactly once, and never while a live version reaches them.
+type harness struct {
+	t       testing.TB
+	s       *State[int]
+	tr      *tracker
+	next    int
+	model   map[string]int // every path in the head; branches are -1
+	snaps   []snapModel
+	adopted map[int]bool // values (and memos) the State took ownership of
+	ops     []byte
+}
+
+type snapModel struct {
+	sn    *Snapshot[int]
+	model map[string]int
+}
+
+const branchMark = -1
+
+func newHarness(t testing.TB, ops []byte, keep int) *harness {
+	h := &harness{t: t, tr: newTracker(), model: map[string]int{}, adopted: map[int]bool{}, ops: ops, next: 1}
+	root := map[string]any{"a": map[string]any{"x": h.value()}, "b": map[string]any{}}
+	s, err := New(tree(root), Options[int]{Release: h.tr.release, KeepVersions: keep, HistorySize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	h.model = flatten(s.head.Load().root)
+	s.Snapshot() // a pin that is never released: Close must still release everything
+	for _, v := range h.model {
+		if v != branchMark {
+			h.adopted[v] = true
+		}
+	}
+	return h
+}
+
+func (h *harness) value() int { h.next++; return h.next - 1 }
+
+func (h *harness) byte() byte {
+	if len(h.ops) == 0 {
+		return 0
+	}
+	b := h.ops[0]
+	h.ops = h.ops[1:]
+	return b
+}
+
+var segs = []string{"a", "b", "c"}
+
+func (h *harness) path() Path {
+	b := h.byte()
+	n := int(b%3) + 1
+	p := make(Path, n)
+	for i := range p {
+		p[i] = segs[int(b>>(2+2*i))%3]
+	}
+	return p
+}
+
+// flatten maps every path below n (not n itself) to its value, -1 for branches.
+func flatten(n *Node[int]) map[string]int {
+	out := map[string]int{}
+	var walk func(prefix string, n *Node[int])
+	walk = func(prefix string, n *Node[int]) {
+		n.Range(func(name string, c *Node[int]) bool {
+			p := name
+			if prefix != "" {
+				p = prefix + "." + name
+			}
+			if c.IsLeaf() {
+				out[p] = c.Value()
+			} else {
+				out[p] = branchMark
+				walk(p, c)
+			}
+			return true
+		})
+	}
+	walk("", n)
+	return out
+}
+
+// subtree returns a new node for a write and its model entries relative to it.
+func (h *harness) subtree(kind byte) (*Node[int], map[string]int) {
+	if kind%2 == 0 {
+		v := h.value()
+		return Leaf(v), map[string]int{"": v}
+	}
+	kids := map[string]*Node[int]{}
+	m := map[string]int{"": branchMark}
+	for i := 0; i < int(kind/2%3); i++ {
+		v := h.value()
+		kids[segs[i]] = Leaf(v)
+		m[segs[i]] = v
+	}
+	return Branch(kids, nil), m
+}
+
+type modelWrite struct {
+	w   Write[int]
+	sub map[string]int // nil for a delete
+}
+
+// expect applies writes to a copy of the model and returns it, or the code
+// of the error the State must report.
+func expect(model map[string]int, ws []modelWrite) (map[string]int, string) {
+	for i := range ws {
+		for j := range ws {
+			if i != j && ws[i].w.Path.hasPrefix(ws[j].w.Path) {
+				return nil, CodeOverlap
+			}
+		}
+	}
+	sorted := slices.Clone(ws)
+	slices.SortFunc(sorted, func(a, b modelWrite) int { return comparePaths(a.w.Path, b.w.Path) })
+	m := map[string]int{}
+	for k, v := range model {
+		m[k] = v
+	}
+	for _, mw := range sorted {
+		p := mw.w.Path
+		for i := 1; i < len(p); i++ {
+			v, ok := m[p[:i].String()]
+			if !ok && mw.sub == nil {
+				return nil, CodeNotFound
+			}
+			if ok && v != branchMark {
+				return nil, CodeNotABranch
+			}
+		}
+		ps := p.String()
+		if _, ok := m[ps]; !ok && mw.sub == nil {
+			return nil, CodeNotFound
+		}
+		for k := range m {
+			if k == ps || strings.HasPrefix(k, ps+".") {
+				delete(m, k)
+			}
+		}
+		for i := 1; i < len(p); i++ {
+			m[p[:i].String()] = branchMark
+		}
+		for k, v := range mw.sub {
+			if k == "" {
+				m[ps] = v
+			} else {
+				m[ps+"."+k] = v
+			}
+		}
+	}
+	return m, ""
+}
+
+func (h *harness) step() {
+	op := h.byte()
+	switch op % 9 {
+	case 0, 1, 2, 3, 4:
+		n := 1 + int(op/9%3)
+		var ws []modelWrite
+		for i := 0; i < n; i++ {
+			p := h.path()
+			kind := h.byte()
+			if kind%5 == 0 {
+				ws = append(ws, modelWrite{w: Write[int]{Path: p}})
+				continue
+			}
+			node, sub := h.subtree(kind)
+			ws = append(ws, modelWrite{w: Write[int]{Path: p, Node: node}, sub: sub})
+		}
+		want, code := expect(h.model, ws)
+		req := Commit[int]{Start: h.s.Version()}
+		for _, mw := range ws {
+			req.Writes = append(req.Writes, mw.w)
+		}
+		before := h.s.Version()
+		v, err := h.s.Commit(req)
+		if code != "" {
+			var pe *PathError
+			if !errors.As(err, &pe) || pe.Code != code {
+				h.t.Fatalf("commit %v: error %v, want code %s", req.Writes, err, code)
+			}
+			if h.s.Version() != before {
+				h.t.Fatal("failed commit changed the version")
+			}
+			return
+		}
+		if err != nil || v != before+1 {
+			h.t.Fatalf("commit %v = %d, %v", req.Writes, v, err)
+		}
+		h.model = want
+		for _, mw := range ws {
+			for _, val := range mw.sub {
+				if val != branchMark {
+					h.adopted[val] = true
+				}
+			}
+		}
+	case 5, 6:
+		if len(h.snaps) >= 12 {
+			h.snaps[0].sn.Release()
+			h.snaps = h.snaps[1:]
+		}
+		sn := h.s.Snapshot()
+		h.snaps = append(h.snaps, snapModel{sn: sn, model: flatten(sn.Root())})
+		if !mapsEqual(h.snaps[len(h.snaps)-1].model, h.model) {
+			h.t.Fatal("new snapshot differs from the model")
+		}
+	case 7:
+		if len(h.snaps) == 0 {
+			return
+		}
+		i := int(h.byte()) % len(h.snaps)
+		h.snaps[i].sn.Release()
+		h.snaps[i].sn.Release() // idempotent
+		h.snaps = slices.Delete(h.snaps, i, i+1)
+	case 8:
+		// Attach a memo to a branch of the head.
+		root := h.s.Snapshot()
+		defer root.Release()
+		n, err := root.Lookup(h.path()[:1])
+		if err != nil || n.IsLeaf() {
+			n = root.Root()
+		}
+		m := h.value()
+		if _, ok := n.SetMemo(m); ok {
+			h.adopted[m] = true
+		}
+	}
+}
+
+// check verifies the model and the release invariants.
+func (h *harness) check() {
+	h.t.Helper()
+	head := h.s.Snapshot()
+	defer head.Release()
+	if got := flatten(head.Root()); !mapsEqual(got, h.model) {
+		h.t.Fatalf("head = %v\nmodel = %v", got, h.model)
+	}
+	h.tr.mu.Lock()
+	defer h.tr.mu.Unlock()
+	for v, c := range h.tr.released {
+		if c != 1 || !h.adopted[v] {
+			h.t.Fatalf("value %d released %d times (adopted %v)", v, c, h.adopted[v])
+		}
+	}
+	live := func(n *Node[int]) {
+		var walk func(n *Node[int])
+		walk = func(n *Node[int]) {
+			if n.IsLeaf() {
+				if h.tr.released[n.Value()] != 0 {
+					h.t.Fatalf("value %d released while reachable", n.Value())
+				}
+				return
+			}
+			if m, ok := n.Memo(); ok && h.tr.released[m] != 0 {
+				h.t.Fatalf("memo %d released while reachable", m)
+			}
+			n.Range(func(_ string, c *Node[int]) bool { walk(c); return true })
+		}
+		walk(n)
+	}
+	live(h.s.head.Load().root)
+	for _, sm := range h.snaps {
+		if got := flatten(sm.sn.Root()); !mapsEqual(got, sm.model) {
+			h.t.Fatalf("snapshot %d changed: %v, want %v", sm.sn.Version(), got, sm.model)
+		}
+		live(sm.sn.Root())
+	}
+}
+
+// finish releases the snapshots, checks that everything unreachable was
+// released, closes the State and checks that everything was released once.
+func (h *harness) finish() {
+	for _, sm := range h.snaps {
+		sm.sn.Release()
+	}
+	h.snaps = nil
+	st := h.s.Stats()
+	if st.Snapshots != 1 {
+		h.t.Fatalf("Stats.Snapshots = %d, want 1", st.Snapshots)
+	}
+	h.s.Close()
+	h.check2()
+}
+
+func (h *harness) check2() {
+	h.tr.mu.Lock()
+	defer h.tr.mu.Unlock()
+	for v := range h.adopted {
+		if h.tr.released[v] != 1 {
+			h.t.Fatalf("after Close value %d released %d times", v, h.tr.released[v])
+		}
+	}
+	if len(h.tr.released) != len(h.adopted) {
+		h.t.Fatalf("released %d values, adopted %d", len(h.tr.released), len(h.adopted))
+	}
+	if st := h.s.Stats(); st.Pending != 0 || st.PinnedVersions != 0 {
+		h.t.Fatalf("Stats after Close = %+v", st)
+	}
+}
+
+func runModel(t testing.TB, ops []byte, keep int) *harness {
+	h := newHarness(t, ops, keep)
+	for len(h.ops) > 0 {
+		h.step()
+		h.check()
+	}
+	h.finish()
+	return h
+}
+
+func TestModelRandom(t *testing.T) {
+	for _, keep := range []int{0, 1, 3} {
+		for seed := uint64(1); seed <= 20; seed++ {
+			r := rand.New(rand.NewPCG(seed, uint64(keep)))
+			ops := make([]byte, 4000)
+			for i := range ops {
+				ops[i] = byte(r.Uint32())
+			}
+			h := runModel(t, ops, keep)
+			// The run must have exercised commits, releases and memos.
+			if h.s.Version() < 100 || len(h.adopted) < 150 || h.tr.total() != len(h.adopted) {
+				t.Fatalf("seed %d: version %d, %d values adopted: the run did too little", seed, h.s.Version(), len(h.adopted))
+			}
+		}
+	}
+}
+
+func FuzzCommit(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 5, 0, 3, 1, 7, 0, 8, 1})
+	f.Add([]byte{9, 4, 4, 18, 5, 0, 26, 8, 1, 2, 3, 4, 5, 6, 7})
+	f.Add([]byte("commit snapshot release memo delete"))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 1024 {
+			ops = ops[:1024]
+		}
+		keep := 0
+		if len(ops) > 0 {
+			keep = int(ops[0] % 3)
+		}
+		runModel(t, ops, keep)
+	})
+}

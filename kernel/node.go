@@ -1,0 +1,245 @@
+package kernel
+
+import (
+	"hash/maphash"
+	"sort"
+	"sync/atomic"
+
+	"github.com/benbjohnson/immutable"
+)
+
+// Version numbers the states of a State: 0 for the initial state, then one
+// more per commit.
+type Version = uint64
+
+// Node is one node of the state tree: a leaf holding a value, or a branch
+// holding named children. A node is immutable once committed; it may be
+// shared by many versions.
+type Node[V any] struct {
+	version Version
+	value   V
+	kids    *immutable.Map[string, child[V]] // nil for a leaf
+	order   *immutable.SortedMap[uint64, string]
+	next    uint64 // sequence number the next new key gets
+	memo    atomic.Pointer[memoBox[V]]
+	owned   bool // adopted by a State; never reset once committed
+}
+
+// child is a branch entry: the child node and the key's insertion sequence
+// number, which keeps its place when the child is replaced.
+type child[V any] struct {
+	node *Node[V]
+	seq  uint64
+}
+
+// memoBox holds a memo. The dead box marks a released memo slot.
+type memoBox[V any] struct {
+	v    V
+	dead bool
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// keyHasher hashes child names for the HAMT with the runtime's string hash.
+type keyHasher struct{}
+
+func (keyHasher) Hash(k string) uint32 {
+	h := maphash.String(hashSeed, k)
+	return uint32(h ^ h>>32)
+}
+
+func (keyHasher) Equal(a, b string) bool { return a == b }
+
+// seqComparer orders insertion sequence numbers.
+type seqComparer struct{}
+
+func (seqComparer) Compare(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Leaf returns a new leaf holding v. When the leaf is committed the State
+// takes ownership of v.
+func Leaf[V any](v V) *Node[V] {
+	return &Node[V]{value: v}
+}
+
+// Branch returns a new branch with the given children. order lists the keys
+// in insertion order; keys missing from order follow in sorted order, and a
+// nil order sorts all keys. Names in order without a child and nil children
+// are ignored. The children must be new nodes, not nodes of a State.
+func Branch[V any](children map[string]*Node[V], order []string) *Node[V] {
+	kids := immutable.NewMapBuilder[string, child[V]](keyHasher{})
+	seqs := immutable.NewSortedMapBuilder[uint64, string](seqComparer{})
+	var next uint64
+	add := func(k string) {
+		c := children[k]
+		if c == nil {
+			return
+		}
+		if _, dup := kids.Get(k); dup {
+			return
+		}
+		kids.Set(k, child[V]{node: c, seq: next})
+		seqs.Set(next, k)
+		next++
+	}
+	for _, k := range order {
+		add(k)
+	}
+	if kids.Len() < len(children) {
+		rest := make([]string, 0, len(children)-kids.Len())
+		for k := range children {
+			if _, done := kids.Get(k); !done {
+				rest = append(rest, k)
+			}
+		}
+		sort.Strings(rest)
+		for _, k := range rest {
+			add(k)
+		}
+	}
+	return &Node[V]{kids: kids.Map(), order: seqs.Map(), next: next}
+}
+
+// emptyBranch returns a branch with no children.
+func emptyBranch[V any](version Version) *Node[V] {
+	return &Node[V]{
+		version: version,
+		kids:    immutable.NewMap[string, child[V]](keyHasher{}),
+		order:   immutable.NewSortedMap[uint64, string](seqComparer{}),
+		owned:   true,
+	}
+}
+
+// IsLeaf reports whether n is a leaf.
+func (n *Node[V]) IsLeaf() bool { return n.kids == nil }
+
+// Value returns the value of a leaf, or the zero V for a branch.
+func (n *Node[V]) Value() V {
+	if n.kids != nil {
+		var zero V
+		return zero
+	}
+	return n.value
+}
+
+// Version returns the version that last changed n or anything below it.
+func (n *Node[V]) Version() Version { return n.version }
+
+// Len returns the number of children of a branch, 0 for a leaf.
+func (n *Node[V]) Len() int {
+	if n.kids == nil {
+		return 0
+	}
+	return n.kids.Len()
+}
+
+// Child returns the child called name.
+func (n *Node[V]) Child(name string) (*Node[V], bool) {
+	if n.kids == nil {
+		return nil, false
+	}
+	c, ok := n.kids.Get(name)
+	return c.node, ok
+}
+
+// Range calls fn for every child in insertion order until fn returns false.
+func (n *Node[V]) Range(fn func(name string, child *Node[V]) bool) {
+	if n.kids == nil {
+		return
+	}
+	it := n.order.Iterator()
+	for !it.Done() {
+		_, name, _ := it.Next()
+		c, _ := n.kids.Get(name)
+		if !fn(name, c.node) {
+			return
+		}
+	}
+}
+
+// Memo returns the value cached on a branch by SetMemo.
+func (n *Node[V]) Memo() (V, bool) {
+	if b := n.memo.Load(); b != nil && !b.dead {
+		return b.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// SetMemo caches v on a branch, once. It returns (v, true) when v was stored;
+// the State then owns v and releases it with the node. Otherwise it returns
+// the memo already stored (zero V if the node is a leaf or already released)
+// and false, and the caller keeps ownership of v.
+func (n *Node[V]) SetMemo(v V) (stored V, ok bool) {
+	if n.kids == nil {
+		var zero V
+		return zero, false
+	}
+	box := &memoBox[V]{v: v}
+	if n.memo.CompareAndSwap(nil, box) {
+		return v, true
+	}
+	existing, _ := n.Memo()
+	return existing, false
+}
+
+// takeMemo marks the memo slot released with the dead box and returns the
+// memo it held.
+func (n *Node[V]) takeMemo(dead *memoBox[V]) (V, bool) {
+	b := n.memo.Swap(dead)
+	if b == nil || b.dead {
+		var zero V
+		return zero, false
+	}
+	return b.v, true
+}
+
+// Lookup returns the node at p below n; an empty p returns n. It returns a
+// *PathError with Code "not_found" naming the first missing path, or
+// "not_a_branch" naming the leaf the path goes through.
+func (n *Node[V]) Lookup(p Path) (*Node[V], error) {
+	cur := n
+	for i, seg := range p {
+		if cur.kids == nil {
+			return nil, &PathError{Path: p[:i].String(), Code: CodeNotABranch, Msg: "is a leaf, so " + p.String() + " cannot exist"}
+		}
+		c, ok := cur.kids.Get(seg)
+		if !ok {
+			return nil, &PathError{Path: p[:i+1].String(), Code: CodeNotFound, Msg: "not found"}
+		}
+		cur = c.node
+	}
+	return cur, nil
+}
+
+// copyBranch returns an unpublished copy of branch n stamped with version v.
+func (n *Node[V]) copyBranch(v Version) *Node[V] {
+	return &Node[V]{version: v, kids: n.kids, order: n.order, next: n.next, owned: true}
+}
+
+// put sets child name on an unpublished branch. A replaced key (exists)
+// keeps its place old.seq; a new key goes last.
+func (n *Node[V]) put(name string, c *Node[V], old child[V], exists bool) {
+	if exists {
+		n.kids = n.kids.Set(name, child[V]{node: c, seq: old.seq})
+		return
+	}
+	n.kids = n.kids.Set(name, child[V]{node: c, seq: n.next})
+	n.order = n.order.Set(n.next, name)
+	n.next++
+}
+
+// remove deletes child name from an unpublished branch.
+func (n *Node[V]) remove(name string) {
+	if old, ok := n.kids.Get(name); ok {
+		n.kids = n.kids.Delete(name)
+		n.order = n.order.Delete(old.seq)
+	}
+}

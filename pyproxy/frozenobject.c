@@ -1,0 +1,353 @@
+/* frozenobject.c: FrozenObject, a read-only attribute proxy for instances of Python classes,
+ * and FrozenBuffer, a read-only re-exporter of another object's buffer.
+ *
+ * FrozenObject never passes the wrapped instance to code it does not control:
+ *   - data attributes (instance __dict__ entries, __slots__ members, class constants) are
+ *     read directly and frozen;
+ *   - methods and properties are bound to the FrozenObject itself, so `self.x` inside them
+ *     reads through the view and `self.x = 1` raises ContextError;
+ *   - `__class__` reports the wrapped class (isinstance works); `__dict__` raises ContextError;
+ *   - == calls the class's own __eq__ bound to the view (identity when it has none);
+ *   - copy/deepcopy/pickle work on copy.deepcopy of the wrapped instance.
+ * Protocol slots of the wrapped class (len, iter, [], arithmetic, calls) and __getattr__ /
+ * __getattribute__ overrides are not forwarded.
+ *
+ * FrozenBuffer holds an object with the buffer protocol and exports its memory read-only; it
+ * refuses writable requests. It is what a read-only memoryview or numpy array returned by a
+ * read is built on, so `memoryview.obj` and `ndarray.base` lead to it, never to the writable
+ * exporter.
+ */
+#include "internal.h"
+
+#define FO_DATA(self) (((theus_View *)(self))->data)
+
+static PyObject *str_class = NULL;
+static PyObject *str_eq = NULL;
+static PyObject *object_eq = NULL; /* object.__eq__ (borrowed from object's dict) */
+
+static int
+is_dunder(PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    return n > 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+           PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_';
+}
+
+static PyObject *
+no_attribute(PyObject *obj, PyObject *name)
+{
+    PyErr_Format(PyExc_AttributeError, "'%.100s' object (read-only view) has no attribute '%U'",
+                 Py_TYPE(obj)->tp_name, name);
+    return NULL;
+}
+
+static PyObject *
+frozenobject_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *obj = FO_DATA(self);
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (!PyUnicode_Check(name)) {
+        return PyObject_GenericGetAttr(self, name);
+    }
+    if (is_dunder(name)) {
+        if (PyUnicode_Compare(name, str_class) == 0) {
+            Py_INCREF(tp);
+            return (PyObject *)tp;
+        }
+        if (theus_is_dict_name(name)) {
+            return theus_raise_readonly("FrozenObject", "expose __dict__ (a view has none)");
+        }
+        if (theus_lookup_type(Py_TYPE(self), name) != NULL) {
+            return PyObject_GenericGetAttr(self, name);
+        }
+    }
+    PyObject *descr = theus_lookup_type(tp, name);
+    if (descr != NULL) {
+        Py_INCREF(descr);
+        descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
+        if (get != NULL && Py_TYPE(descr)->tp_descr_set != NULL) {
+            PyObject *v = NULL;
+            if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+                v = get(descr, obj, (PyObject *)tp); /* a __slots__ member: plain data */
+            }
+            else if (Py_IS_TYPE(descr, &PyGetSetDescr_Type)) {
+                Py_DECREF(descr);
+                return no_attribute(obj, name); /* C-level internals such as __weakref__ */
+            }
+            else {
+                v = get(descr, self, (PyObject *)tp); /* a property sees the view as self */
+            }
+            Py_DECREF(descr);
+            if (v == NULL) {
+                return NULL;
+            }
+            PyObject *f = theus_freeze_fast(v);
+            Py_DECREF(v);
+            return f;
+        }
+    }
+    if (tp->tp_dictoffset != 0) {
+        PyObject *d = PyObject_GenericGetDict(obj, NULL);
+        if (d == NULL) {
+            Py_XDECREF(descr);
+            return NULL;
+        }
+        PyObject *v = PyDict_GetItemWithError(d, name);
+        if (v != NULL) {
+            Py_INCREF(v);
+            Py_DECREF(d);
+            Py_XDECREF(descr);
+            PyObject *f = theus_freeze_fast(v);
+            Py_DECREF(v);
+            return f;
+        }
+        Py_DECREF(d);
+        if (PyErr_Occurred()) {
+            Py_XDECREF(descr);
+            return NULL;
+        }
+    }
+    if (descr == NULL) {
+        return no_attribute(obj, name);
+    }
+    PyObject *v;
+    descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
+    if (get != NULL) {
+        v = get(descr, self, (PyObject *)tp); /* methods are bound to the view */
+    }
+    else {
+        Py_INCREF(descr);
+        v = descr;
+    }
+    Py_DECREF(descr);
+    if (v == NULL) {
+        return NULL;
+    }
+    PyObject *f = theus_freeze_fast(v);
+    Py_DECREF(v);
+    return f;
+}
+
+static int
+frozenobject_setattro(PyObject *self, PyObject *name, PyObject *value)
+{
+    (void)self;
+    theus_raise_readonly_obj("FrozenObject", value == NULL ? "delete attribute" : "set attribute", name);
+    return -1;
+}
+
+static PyObject *
+frozenobject_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if (op != Py_EQ && op != Py_NE) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *obj = FO_DATA(self);
+    PyObject *other_obj = Py_IS_TYPE(other, &theus_FrozenObject_Type) ? FO_DATA(other) : other;
+    if (obj == other_obj) {
+        return PyBool_FromLong(op == Py_EQ);
+    }
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyObject *eq = theus_lookup_type(tp, str_eq);
+    if (eq == NULL || eq == object_eq || Py_TYPE(eq)->tp_descr_get == NULL) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    Py_INCREF(eq);
+    PyObject *bound = Py_TYPE(eq)->tp_descr_get(eq, self, (PyObject *)tp);
+    Py_DECREF(eq);
+    if (bound == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallOneArg(bound, other);
+    Py_DECREF(bound);
+    if (r == NULL || r == Py_NotImplemented || op == Py_EQ) {
+        return r;
+    }
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t < 0 ? NULL : PyBool_FromLong(!t);
+}
+
+static Py_hash_t
+frozenobject_hash(PyObject *self)
+{
+    /* Only classes with identity hashing (or none) get a FrozenObject: no user code runs. */
+    return PyObject_Hash(FO_DATA(self));
+}
+
+static PyObject *
+frozenobject_repr(PyObject *self)
+{
+    int r = Py_ReprEnter(self);
+    if (r != 0) {
+        return r > 0 ? PyUnicode_FromString("FrozenObject(...)") : NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("FrozenObject(%R)", FO_DATA(self));
+    Py_ReprLeave(self);
+    return out;
+}
+
+static PyObject *
+frozenobject_deepcopy(PyObject *self, PyObject *memo)
+{
+    if (PyDict_Check(memo)) {
+        PyObject *m = memo;
+        return theus_thaw(FO_DATA(self), &m);
+    }
+    return theus_thaw_root(FO_DATA(self));
+}
+
+static PyObject *
+frozenobject_copy(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return theus_thaw_root(FO_DATA(self));
+}
+
+static PyObject *
+frozenobject_reduce_ex(PyObject *self, PyObject *protocol)
+{
+    PyObject *copy = theus_thaw_root(FO_DATA(self));
+    if (copy == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethod(copy, "__reduce_ex__", "O", protocol);
+    Py_DECREF(copy);
+    return r;
+}
+
+static PyObject *
+frozenobject_reduce(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *two = PyLong_FromLong(2);
+    if (two == NULL) {
+        return NULL;
+    }
+    PyObject *r = frozenobject_reduce_ex(self, two);
+    Py_DECREF(two);
+    return r;
+}
+
+static PyObject *
+frozenobject_dir(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyObject_Dir(FO_DATA(self));
+}
+
+static PyMethodDef frozenobject_methods[] = {
+    {"__copy__", frozenobject_copy, METH_NOARGS, PyDoc_STR("copy.copy(view) -> an independent deep copy of the instance.")},
+    {"__deepcopy__", frozenobject_deepcopy, METH_O, PyDoc_STR("copy.deepcopy(view) -> an independent deep copy of the instance.")},
+    {"__reduce__", frozenobject_reduce, METH_NOARGS, PyDoc_STR("Pickles a deep copy of the instance.")},
+    {"__reduce_ex__", frozenobject_reduce_ex, METH_O, PyDoc_STR("Pickles a deep copy of the instance.")},
+    {"__dir__", frozenobject_dir, METH_NOARGS, PyDoc_STR("The wrapped instance's attribute names.")},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(frozenobject_doc,
+"A read-only attribute proxy for an instance of a Python class (one with a __dict__ or\n"
+"__slots__ and no __hash__ of its own, e.g. a plain class or a mutable dataclass).\n\n"
+"Attributes read frozen; methods and properties run with the view as self, so they can read\n"
+"but not write. __class__ is the wrapped class (isinstance works); == uses the class's\n"
+"__eq__. Protocol methods (len, iter, [], operators, calls) are not forwarded.\n"
+"Instances of classes that define __hash__ (frozen dataclasses, Enum members, ...) are\n"
+"treated as values and read as they are; instances of C extension types are passed by\n"
+"reference. copy/deepcopy/pickle give an independent copy of the instance.\n"
+"Every write raises ContextError: " THEUS_READONLY_FIX ".");
+
+PyTypeObject theus_FrozenObject_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "theus._core.FrozenObject",
+    .tp_basicsize = sizeof(theus_View),
+    .tp_dealloc = (destructor)theus_view_dealloc,
+    .tp_repr = frozenobject_repr,
+    .tp_hash = frozenobject_hash,
+    .tp_getattro = frozenobject_getattro,
+    .tp_setattro = frozenobject_setattro,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .tp_doc = frozenobject_doc,
+    .tp_richcompare = frozenobject_richcompare,
+    .tp_weaklistoffset = offsetof(theus_View, weakrefs),
+    .tp_methods = frozenobject_methods,
+};
+
+/* ---- FrozenBuffer ---- */
+
+static int
+frozenbuffer_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    if (flags & PyBUF_WRITABLE) {
+        view->obj = NULL;
+        PyErr_SetString(PyExc_BufferError,
+                        "FrozenBuffer is read-only (cannot export a writable buffer): " THEUS_READONLY_FIX);
+        return -1;
+    }
+    if (PyObject_GetBuffer(FO_DATA(self), view, flags) < 0) {
+        return -1;
+    }
+    view->readonly = 1;
+    Py_INCREF(self);
+    Py_SETREF(view->obj, self);
+    return 0;
+}
+
+static void
+frozenbuffer_releasebuffer(PyObject *self, Py_buffer *view)
+{
+    PyObject *data = FO_DATA(self);
+    PyBufferProcs *pb = Py_TYPE(data)->tp_as_buffer;
+    if (pb != NULL && pb->bf_releasebuffer != NULL) {
+        pb->bf_releasebuffer(data, view);
+    }
+}
+
+static PyBufferProcs frozenbuffer_as_buffer = {
+    .bf_getbuffer = frozenbuffer_getbuffer,
+    .bf_releasebuffer = frozenbuffer_releasebuffer,
+};
+
+static PyObject *
+frozenbuffer_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<FrozenBuffer over %.100s>", Py_TYPE(FO_DATA(self))->tp_name);
+}
+
+static int
+frozenbuffer_setattro(PyObject *self, PyObject *name, PyObject *value)
+{
+    (void)self;
+    theus_raise_readonly_obj("FrozenBuffer", value == NULL ? "delete attribute" : "set attribute", name);
+    return -1;
+}
+
+PyTypeObject theus_FrozenBuffer_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "theus._core.FrozenBuffer",
+    .tp_basicsize = sizeof(theus_View),
+    .tp_dealloc = (destructor)theus_view_dealloc,
+    .tp_repr = frozenbuffer_repr,
+    .tp_setattro = frozenbuffer_setattro,
+    .tp_as_buffer = &frozenbuffer_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .tp_doc = PyDoc_STR("The read-only buffer exporter behind memoryviews and numpy arrays read\n"
+                        "from state: it exports another object's memory read-only and has no\n"
+                        "attribute that reaches that object."),
+    .tp_weaklistoffset = offsetof(theus_View, weakrefs),
+};
+
+int
+theus_frozenobject_init(void)
+{
+    if (str_class == NULL && (str_class = PyUnicode_InternFromString("__class__")) == NULL) {
+        return -1;
+    }
+    if (str_eq == NULL && (str_eq = PyUnicode_InternFromString("__eq__")) == NULL) {
+        return -1;
+    }
+    if (PyType_Ready(&PyBaseObject_Type) < 0) {
+        return -1;
+    }
+    object_eq = theus_lookup_type(&PyBaseObject_Type, str_eq);
+    return 0;
+}

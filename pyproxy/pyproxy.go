@@ -1,0 +1,41 @@
+// Package pyproxy defines theus's read-only view types in C on the CPython API: FrozenDict,
+// FrozenList, FrozenObject, FrozenBuffer and the process context (Context, ScopedView).
+//
+// Reads through the views are plain C on Python objects and never cross into Go; Go only
+// installs the types at module init and builds a process's context in one call. The C files
+// in this directory are compiled by cgo into the one theus extension module. Python's include
+// directory comes from the build environment (CGO_CFLAGS="-I/usr/include/python3.X"); there is
+// no -lpython: the Python symbols resolve from the interpreter that loads the module.
+//
+// Every function here must be called with the GIL held. Pointers are *PyObject passed as
+// unsafe.Pointer, because cgo's C types are private to each package.
+package pyproxy
+
+// #include "pyproxy.h"
+import "C"
+
+import "unsafe"
+
+// Init readies the view types, adds them and the private functions _freeze and _context to
+// module, registers FrozenDict and FrozenList with collections.abc, and keeps the two
+// exception classes (theus.errors.ContextError and ContractViolationError). It reports false
+// with a Python exception set on failure.
+func Init(module, contextError, contractError unsafe.Pointer) bool {
+	return C.theus_proxy_init((*C.PyObject)(module), (*C.PyObject)(contextError),
+		(*C.PyObject)(contractError)) == 0
+}
+
+// Freeze returns a new reference to the read-only view of obj (or obj itself when it is
+// immutable), or nil with a Python exception set.
+func Freeze(obj unsafe.Pointer) unsafe.Pointer {
+	return unsafe.Pointer(C.theus_freeze((*C.PyObject)(obj)))
+}
+
+// NewContext returns a new reference to the context a process receives: values maps each
+// declared dotted path to its committed value, version is the snapshot version, extras (a
+// dict, or nil) maps extra attribute names to objects exposed as they are. It returns nil
+// with a Python exception set on failure.
+func NewContext(values, version, extras unsafe.Pointer) unsafe.Pointer {
+	return unsafe.Pointer(C.theus_context_new((*C.PyObject)(values), (*C.PyObject)(version),
+		(*C.PyObject)(extras)))
+}

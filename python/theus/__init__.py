@@ -1,0 +1,46 @@
+"""theus: a process-oriented state kernel for Python, with its core in Go.
+
+Processes are plain functions with a declared contract; they read immutable snapshots of a
+global state and return data, which theus commits atomically with optimistic
+compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ArgumentError,
+    ContextError,
+    ContractViolationError,
+    FluxError,
+    InternalError,
+    PathError,
+    TheusError,
+    TransactionError,
+)
+from . import _core
+from ._core import FrozenDict, FrozenList
+from .state import Change, CommitRecord, Snapshot, State
+from .contracts import StateUpdate, process
+from .engine import TheusEngine
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TheusEngine",
+    "process",
+    "StateUpdate",
+    "State",
+    "Snapshot",
+    "CommitRecord",
+    "Change",
+    "FrozenDict",
+    "FrozenList",
+    "TheusError",
+    "ContextError",
+    "PathError",
+    "ArgumentError",
+    "TransactionError",
+    "ContractViolationError",
+    "FluxError",
+    "InternalError",
+]

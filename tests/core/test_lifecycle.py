@@ -1,0 +1,103 @@
+"""Deterministic release: replaced values are freed at once, not when Go's GC runs."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import weakref
+
+import pytest
+
+from theus import State
+
+
+class Payload:
+    """A user object stored by reference, so a weakref tells when theus lets go of it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def test_replaced_value_is_released_inside_the_commit():
+    obj = Payload(0)
+    first = weakref.ref(obj)
+    s = State({"domain": {"p": obj}})
+    del obj
+    assert first() is not None  # the state holds it
+    s.compare_and_swap(0, {"domain.p": Payload(1)})
+    assert first() is None  # no gc.collect(): released by the commit itself
+
+
+def test_snapshot_delays_release_until_it_is_released():
+    obj = Payload(0)
+    ref = weakref.ref(obj)
+    s = State({"domain": {"p": obj}})
+    del obj
+    snap = s.snapshot()
+    s.compare_and_swap(0, {"domain.p": 1})
+    assert ref() is not None
+    snap.release()
+    assert ref() is None
+
+
+def test_value_only_in_an_unpinned_middle_version_is_released_despite_an_old_snapshot():
+    s = State({"domain": {"p": 0}})
+    old = s.snapshot()  # pins version 0 only
+    mid = Payload(1)
+    ref = weakref.ref(mid)
+    s.compare_and_swap(0, {"domain.p": mid})
+    del mid
+    s.compare_and_swap(1, {"domain.p": 2})
+    assert ref() is None
+    old.release()
+
+
+def test_close_releases_everything():
+    obj = Payload(0)
+    ref = weakref.ref(obj)
+    s = State({"domain": {"p": obj}})
+    del obj
+    s.close()
+    assert ref() is None
+
+
+def test_dropping_the_state_releases_everything():
+    obj = Payload(0)
+    ref = weakref.ref(obj)
+    s = State({"domain": {"p": obj}})
+    del obj, s
+    gc.collect()
+    assert ref() is None
+
+
+def test_memo_of_a_replaced_branch_is_released():
+    s = State({"domain": {"a": {"x": 1}}})
+    view = s.get("domain.a")  # builds and caches the branch's dict
+    s.compare_and_swap(0, {"domain.a.x": 2})
+    assert view["x"] == 1  # the view keeps its own reference
+    assert s.get("domain.a.x") == 2
+    assert s.stats()["pending_release"] == 0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def test_replacing_a_100mb_value_50_times_keeps_memory_flat():
+    s = State({"heavy": {"blob": bytes(100 * 2**20)}})
+    base = _rss_mb()
+    for v in range(50):
+        s.compare_and_swap(v, {"heavy.blob": bytes(100 * 2**20)})
+    grown = _rss_mb() - base
+    assert grown < 250, f"RSS grew by {grown:.0f} MB over 50 replacements of a 100 MB value"
+    s.close()
+
+
+def test_many_commits_leave_nothing_pending():
+    s = State({"domain": {"x": 0}})
+    for v in range(20_000):
+        s.compare_and_swap(v, {"domain.x": [v]})
+    stats = s.stats()
+    assert stats["pending_release"] == 0
+    assert stats["live_snapshots"] == 0
