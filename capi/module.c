@@ -49,6 +49,8 @@ ENTRY(snapshot_get)
 ENTRY(snapshot_resolve)
 RELEASE_ENTRY(snapshot_release)
 ENTRY(runtime_stats)
+ENTRY(plan_new)
+RELEASE_ENTRY(plan_free)
 ENTRY(flux_parse)
 ENTRY(flux_check)
 ENTRY(flux_run)
@@ -61,8 +63,10 @@ static PyMethodDef core_methods[] = {
     M(state_close, "state_close(handle): release every value the state holds"),
     M(state_version, "state_version(handle) -> int"),
     M(state_get, "state_get(handle, path) -> read-only value at path in the newest version"),
-    M(state_begin, "state_begin(handle, paths, extras) -> (version, context) over the present paths"),
-    M(state_commit, "state_commit(handle, expected_version, updates, reads, author, strict) -> new version"),
+    M(state_begin, "state_begin(handle, plan, extras) -> (version, context) over the plan's present paths"),
+    M(plan_new, "plan_new(paths) -> handle of the parsed paths of a process"),
+    M(plan_free, "plan_free(plan): drop a plan"),
+    M(state_commit, "state_commit(handle, expected_version, updates, reads (tuple, plan or None), author, strict) -> new version"),
     M(state_snapshot, "state_snapshot(handle) -> snapshot handle pinning the newest version"),
     M(state_at, "state_at(handle, version) -> snapshot handle of a retained version"),
     M(state_history, "state_history(handle) -> list of (version, author, paths, unix_time)"),

@@ -667,6 +667,7 @@ intern_strings(void)
 
 int theus_context_init(void);
 int theus_frozenobject_init(void);
+int theus_frozendict_init(void);
 
 int
 theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_error)
@@ -710,6 +711,9 @@ theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_e
                 return -1;
             }
         }
+    }
+    if (theus_frozendict_init() < 0) {
+        return -1;
     }
     if (register_abc("Mapping", (PyObject *)&theus_FrozenDict_Type) < 0 ||
         register_abc("Sequence", (PyObject *)&theus_FrozenList_Type) < 0 ||

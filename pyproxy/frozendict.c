@@ -153,10 +153,53 @@ frozendict_iter(PyObject *self)
     return dictiter_new(FD_DATA(self), ITER_KEYS);
 }
 
+/* attr_filter[c] has bit min(len, 31) set when an attribute of the FrozenDict type (or of
+ * object) starts with ASCII character c and has that length. The type is immutable, so a
+ * name outside the filter cannot be a type attribute and skips the type lookup: fd.key costs
+ * one dict lookup. Names that pass the filter take the exact path through the type. */
+static uint32_t attr_filter[128];
+
+int
+theus_frozendict_init(void)
+{
+    PyObject *mro = theus_FrozenDict_Type.tp_mro;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(dict, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k) || PyUnicode_GET_LENGTH(k) == 0) {
+                continue;
+            }
+            Py_UCS4 c = PyUnicode_READ_CHAR(k, 0);
+            Py_ssize_t n = PyUnicode_GET_LENGTH(k);
+            if (c < 128) {
+                attr_filter[c] |= (uint32_t)1 << (n < 31 ? n : 31);
+            }
+        }
+    }
+    return 0;
+}
+
+static inline int
+may_be_type_attr(PyObject *name)
+{
+    if (!PyUnicode_IS_COMPACT_ASCII(name)) {
+        return 1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if (n == 0) {
+        return 1;
+    }
+    unsigned char c = ((const unsigned char *)PyUnicode_DATA(name))[0];
+    return (attr_filter[c] >> (n < 31 ? n : 31)) & 1;
+}
+
 static PyObject *
 frozendict_getattro(PyObject *self, PyObject *name)
 {
-    if (PyUnicode_CheckExact(name) && theus_lookup_type(Py_TYPE(self), name) == NULL) {
+    if (PyUnicode_CheckExact(name) &&
+        (!may_be_type_attr(name) || theus_lookup_type(Py_TYPE(self), name) == NULL)) {
         PyObject *v = PyDict_GetItemWithError(FD_DATA(self), name);
         if (v != NULL) {
             return theus_freeze_fast(v);

@@ -167,6 +167,11 @@ frozenlist_subscript(PyObject *self, PyObject *key)
     Py_ssize_t i;
     if (PyLong_CheckExact(key)) {
         i = small_int_value(key);
+        Py_ssize_t n = Py_SIZE(seq);
+        if ((size_t)i < (size_t)n) { /* the common case: 0 <= i < n */
+            PyObject *item = PyList_CheckExact(seq) ? PyList_GET_ITEM(seq, i) : FL_ITEM(seq, i);
+            return theus_freeze_fast(item);
+        }
         if (i == -1 && PyErr_Occurred()) {
             PyErr_Clear();
             return index_error();

@@ -11,12 +11,18 @@ import (
 // TypeName is the Python type name of o, for error messages.
 func TypeName(o *Object) string { return C.GoString(C.theus_type_name(o.c())) }
 
-// IsNone, IsStr, IsDict, IsInt and IsTuple test the type of o.
-func IsNone(o *Object) bool  { return C.theus_is_none(o.c()) != 0 }
-func IsStr(o *Object) bool   { return C.theus_is_str(o.c()) != 0 }
-func IsDict(o *Object) bool  { return C.theus_is_dict(o.c()) != 0 }
-func IsInt(o *Object) bool   { return C.theus_is_int(o.c()) != 0 }
-func IsTuple(o *Object) bool { return C.theus_is_tuple(o.c()) != 0 }
+// The type tests read the object header from Go (ob_type, tp_flags): no crossing into C.
+func flags(o *Object) C.ulong { return o.c().ob_type.tp_flags }
+
+// IsNone, IsStr, IsDict, IsInt (not bool), IsTuple and IsList test the type of o.
+func IsNone(o *Object) bool  { return o.c() == &C._Py_NoneStruct }
+func IsStr(o *Object) bool   { return flags(o)&C.Py_TPFLAGS_UNICODE_SUBCLASS != 0 }
+func IsDict(o *Object) bool  { return flags(o)&C.Py_TPFLAGS_DICT_SUBCLASS != 0 }
+func IsTuple(o *Object) bool { return flags(o)&C.Py_TPFLAGS_TUPLE_SUBCLASS != 0 }
+func IsList(o *Object) bool  { return flags(o)&C.Py_TPFLAGS_LIST_SUBCLASS != 0 }
+func IsInt(o *Object) bool {
+	return flags(o)&C.Py_TPFLAGS_LONG_SUBCLASS != 0 && o.c().ob_type != &C.PyBool_Type
+}
 
 // None returns a new reference to None.
 func None() *Object { return obj(C.theus_none()) }
@@ -34,12 +40,11 @@ func Str(o *Object) (string, error) {
 	if !IsStr(o) {
 		return "", fmt.Errorf("expected str, got %s", TypeName(o))
 	}
-	var n C.Py_ssize_t
-	p := C.PyUnicode_AsUTF8AndSize(o.c(), &n)
-	if p == nil {
+	t := C.theus_text_of(o.u())
+	if t.err != 0 {
 		return "", ErrPython
 	}
-	return C.GoStringN(p, C.int(n)), nil
+	return C.GoStringN(t.p, C.int(t.n)), nil
 }
 
 // NewStr returns a new Python str.
@@ -56,16 +61,8 @@ func Int64(o *Object) (int64, bool) {
 	if !IsInt(o) {
 		return 0, false
 	}
-	var overflow C.int
-	v := C.PyLong_AsLongLongAndOverflow(o.c(), &overflow)
-	if overflow != 0 {
-		return 0, false
-	}
-	if v == -1 && C.PyErr_Occurred() != nil {
-		C.PyErr_Clear()
-		return 0, false
-	}
-	return int64(v), true
+	r := C.theus_i64_of(o.u())
+	return int64(r.v), r.ok != 0
 }
 
 // NewInt and NewUint return new Python ints.
@@ -86,15 +83,10 @@ func Truth(o *Object) (bool, error) {
 
 // DictItems returns the borrowed keys and values of dict d, in insertion order.
 func DictItems(d *Object) (keys, vals []*Object) {
-	n := C.PyDict_Size(d.c())
-	if n <= 0 {
-		return nil, nil
+	for it := C.theus_dict_next(d.u(), 0); it.ok != 0; it = C.theus_dict_next(d.u(), it.pos) {
+		keys = append(keys, obj(it.k))
+		vals = append(vals, obj(it.v))
 	}
-	ks := make([]*C.PyObject, n)
-	vs := make([]*C.PyObject, n)
-	got := C.theus_dict_items(d.c(), &ks[0], &vs[0], n)
-	keys = unsafe.Slice((**Object)(unsafe.Pointer(&ks[0])), int(got))
-	vals = unsafe.Slice((**Object)(unsafe.Pointer(&vs[0])), int(got))
 	return keys, vals
 }
 
@@ -113,10 +105,24 @@ func SetItemStr(d *Object, key string, v *Object) error {
 
 // SetItem sets d[k] = v (both borrowed).
 func SetItem(d, k, v *Object) error {
-	if C.PyDict_SetItem(d.c(), k.c(), v.c()) < 0 {
+	if C.theus_setitem_u(d.u(), k.u(), v.u()) < 0 {
 		return ErrPython
 	}
 	return nil
+}
+
+// Pair builds a 2-tuple from owned references (stolen), nil on failure.
+func Pair(a, b *Object) *Object {
+	if a == nil || b == nil {
+		if a != nil {
+			a.DecRef()
+		}
+		if b != nil {
+			b.DecRef()
+		}
+		return nil
+	}
+	return fromU(C.theus_tuple2_u(a.u(), b.u()))
 }
 
 // NewTuple builds a tuple from owned references (the tuple steals them).

@@ -16,6 +16,11 @@ type Object C.PyObject
 
 func (o *Object) c() *C.PyObject { return (*C.PyObject)(unsafe.Pointer(o)) }
 
+// u is o as an integer, for the C helpers that take uintptr_t (no cgo pointer check).
+func (o *Object) u() C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(o))) }
+
+func fromU(u C.uintptr_t) *Object { return (*Object)(unsafe.Pointer(uintptr(u))) }
+
 func obj(p *C.PyObject) *Object { return (*Object)(unsafe.Pointer(p)) }
 
 // FromPtr converts a pointer handed over by C code (an entry point argument).
@@ -26,12 +31,12 @@ func (o *Object) Ptr() unsafe.Pointer { return unsafe.Pointer(o) }
 
 // IncRef takes a new reference to o. The GIL must be held.
 func (o *Object) IncRef() *Object {
-	C.theus_incref(o.c())
+	C.theus_incref_u(o.u())
 	return o
 }
 
 // DecRef drops a reference to o. The GIL must be held; use Release where it may not be.
-func (o *Object) DecRef() { C.theus_decref(o.c()) }
+func (o *Object) DecRef() { C.theus_decref_u(o.u()) }
 
 var pending struct {
 	mu   sync.Mutex

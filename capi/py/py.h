@@ -5,35 +5,32 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
+/* Hot helpers take objects as uintptr_t: cgo checks every pointer argument for Go pointers
+   (about 20 ns each) and these are never Go pointers. */
+#define THEUS_OBJ(u) ((PyObject *)(u))
 static inline void theus_incref(PyObject *o) { Py_INCREF(o); }
 static inline void theus_decref(PyObject *o) { Py_DECREF(o); }
+static inline void theus_incref_u(uintptr_t o) { Py_INCREF(THEUS_OBJ(o)); }
+static inline void theus_decref_u(uintptr_t o) { Py_DECREF(THEUS_OBJ(o)); }
+static inline int theus_setitem_u(uintptr_t d, uintptr_t k, uintptr_t v) {
+    return PyDict_SetItem(THEUS_OBJ(d), THEUS_OBJ(k), THEUS_OBJ(v));
+}
+static inline uintptr_t theus_tuple2_u(uintptr_t a, uintptr_t b) { /* steals a and b */
+    PyObject *t = PyTuple_New(2);
+    if (t == NULL) { Py_DECREF(THEUS_OBJ(a)); Py_DECREF(THEUS_OBJ(b)); return 0; }
+    PyTuple_SET_ITEM(t, 0, THEUS_OBJ(a));
+    PyTuple_SET_ITEM(t, 1, THEUS_OBJ(b));
+    return (uintptr_t)t;
+}
 static inline void theus_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *theus_none(void) { Py_INCREF(Py_None); return Py_None; }
 static inline PyObject *theus_bool(int v) { PyObject *r = v ? Py_True : Py_False; Py_INCREF(r); return r; }
-static inline int theus_is_none(PyObject *o) { return o == Py_None; }
-static inline int theus_is_str(PyObject *o) { return PyUnicode_Check(o); }
-static inline int theus_is_exact_dict(PyObject *o) { return PyDict_CheckExact(o); }
-static inline int theus_is_dict(PyObject *o) { return PyDict_Check(o); }
-static inline int theus_is_int(PyObject *o) { return PyLong_Check(o) && !PyBool_Check(o); }
-static inline int theus_is_tuple(PyObject *o) { return PyTuple_Check(o); }
 static inline Py_ssize_t theus_tuple_size(PyObject *o) { return PyTuple_GET_SIZE(o); }
 static inline PyObject *theus_tuple_item(PyObject *o, Py_ssize_t i) { return PyTuple_GET_ITEM(o, i); }
 static inline PyObject *theus_arg(PyObject *const *args, Py_ssize_t i) { return args[i]; }
 static inline const char *theus_type_name(PyObject *o) { return Py_TYPE(o)->tp_name; }
-
-/* theus_dict_items copies up to n borrowed (key, value) pairs of d into keys/vals in one call and
-   returns how many it copied. */
-static inline Py_ssize_t theus_dict_items(PyObject *d, PyObject **keys, PyObject **vals, Py_ssize_t n) {
-    Py_ssize_t pos = 0, i = 0;
-    PyObject *k, *v;
-    while (i < n && PyDict_Next(d, &pos, &k, &v)) {
-        keys[i] = k;
-        vals[i] = v;
-        i++;
-    }
-    return i;
-}
 
 /* theus_set_error raises cls(msg). */
 static inline void theus_set_error(PyObject *cls, const char *msg, Py_ssize_t len) {
@@ -91,3 +88,66 @@ static inline int theus_is_bool(PyObject *o) { return PyBool_Check(o); }
 static inline int theus_is_list(PyObject *o) { return PyList_Check(o); }
 static inline Py_ssize_t theus_list_size(PyObject *o) { return PyList_GET_SIZE(o); }
 static inline PyObject *theus_list_item(PyObject *o, Py_ssize_t i) { return PyList_GET_ITEM(o, i); }
+
+/* Batched checks: one crossing instead of two or three on the hot paths. */
+
+/* theus_as_i64 stores o's value in *out and returns 1 when o is an int (not bool) that fits;
+   0 otherwise, with no exception set. */
+static inline int theus_as_i64(PyObject *o, long long *out) {
+    if (!PyLong_Check(o) || PyBool_Check(o)) return 0;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow != 0) return 0;
+    if (v == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    *out = v;
+    return 1;
+}
+
+/* theus_utf8 returns the UTF-8 text of a str (length in *len), or NULL: with an exception set
+   when encoding failed, without one when o is not a str. */
+static inline const char *theus_utf8(PyObject *o, Py_ssize_t *len) {
+    if (!PyUnicode_Check(o)) return NULL;
+    return PyUnicode_AsUTF8AndSize(o, len);
+}
+
+/* theus_prepare classifies a value being committed: it returns 1 and sets *dict (borrowed) when
+   the value (seen through a view) is a dict; 0 and sets *leaf to a new reference to its private
+   copy otherwise; -1 with an exception set on failure. */
+static inline int theus_prepare(PyObject *v, PyObject **dict, PyObject **leaf) {
+    PyObject *inner = theus_unwrap(v);
+    if (inner != NULL) v = inner;
+    if (PyDict_Check(v)) { *dict = v; return 1; }
+    *leaf = theus_own(v);
+    return *leaf == NULL ? -1 : 0;
+}
+
+/* Struct-returning variants: no Go pointer crosses into C, so cgo's pointer checks stay out
+   of the hot paths. */
+typedef struct { const char *p; Py_ssize_t n; int err; } theus_text;
+static inline theus_text theus_text_of(uintptr_t u) {
+    PyObject *o = THEUS_OBJ(u);
+    theus_text t = {NULL, 0, 0};
+    if (!PyUnicode_Check(o)) return t;
+    t.p = PyUnicode_AsUTF8AndSize(o, &t.n);
+    t.err = t.p == NULL;
+    return t;
+}
+typedef struct { long long v; int ok; } theus_i64;
+static inline theus_i64 theus_i64_of(uintptr_t o) {
+    theus_i64 r = {0, 0};
+    r.ok = theus_as_i64(THEUS_OBJ(o), &r.v);
+    return r;
+}
+typedef struct { PyObject *k, *v; Py_ssize_t pos; int ok; } theus_item;
+static inline theus_item theus_dict_next(uintptr_t d, Py_ssize_t pos) {
+    theus_item it;
+    it.ok = PyDict_Next(THEUS_OBJ(d), &pos, &it.k, &it.v);
+    it.pos = pos;
+    return it;
+}
+typedef struct { PyObject *dict, *leaf; int kind; } theus_prepared;
+static inline theus_prepared theus_prepare_value(uintptr_t v) {
+    theus_prepared r = {NULL, NULL, 0};
+    r.kind = theus_prepare(THEUS_OBJ(v), &r.dict, &r.leaf);
+    return r;
+}

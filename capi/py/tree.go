@@ -21,45 +21,41 @@ type Node = kernel.Node[*Object]
 // (theus_own). The returned tree owns its references; FreeNode drops them when the commit
 // does not happen.
 func ToNode(v *Object) (*Node, error) {
-	if inner := C.theus_unwrap(v.c()); inner != nil {
-		v = obj(inner)
-	}
-	if IsDict(v) {
-		keys, vals := DictItems(v)
-		names := make([]string, 0, len(keys))
-		allStr := true
-		for _, k := range keys {
-			s, err := Str(k)
-			if err != nil {
-				if errors.Is(err, ErrPython) {
-					C.PyErr_Clear() // unencodable key: keep the dict as one leaf
-				}
-				allStr = false
-				break
-			}
-			names = append(names, s)
-		}
-		if allStr {
-			// the borrowed items stay alive: v is held by the caller for the whole call
-			children := make(map[string]*Node, len(names))
-			for i, name := range names {
-				c, err := ToNode(vals[i])
-				if err != nil {
-					for _, done := range children {
-						FreeNode(done)
-					}
-					return nil, err
-				}
-				children[name] = c
-			}
-			return kernel.Branch(children, names), nil
-		}
-	}
-	c := C.theus_own(v.c())
-	if c == nil {
+	r := C.theus_prepare_value(v.u())
+	switch r.kind {
+	case 0:
+		return kernel.Leaf(obj(r.leaf)), nil
+	case -1:
 		return nil, ErrPython
 	}
-	return kernel.Leaf(obj(c)), nil
+	dict := r.dict
+	keys, vals := DictItems(obj(dict))
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		s, err := Str(k)
+		if err != nil { // a non-str (or unencodable) key: the dict is one leaf
+			C.PyErr_Clear()
+			c := C.theus_own(dict)
+			if c == nil {
+				return nil, ErrPython
+			}
+			return kernel.Leaf(obj(c)), nil
+		}
+		names[i] = s
+	}
+	// the borrowed items stay alive: the dict is held by the caller for the whole call
+	children := make(map[string]*Node, len(names))
+	for i, name := range names {
+		c, err := ToNode(vals[i])
+		if err != nil {
+			for _, done := range children {
+				FreeNode(done)
+			}
+			return nil, err
+		}
+		children[name] = c
+	}
+	return kernel.Branch(children, names), nil
 }
 
 // FreeNode drops the references of a tree that was never committed.
@@ -178,3 +174,20 @@ func setKernelError(err error) bool {
 func SetUnwrap(fn unsafe.Pointer) {
 	C.theus_view_unwrap = (*[0]byte)(fn)
 }
+
+var deleteMarker *Object
+
+// InitDelete creates theus._core.DELETE, the value that removes a path when written.
+func InitDelete(module *Object) bool {
+	m := C.PyObject_CallNoArgs((*C.PyObject)(unsafe.Pointer(&C.PyBaseObject_Type)))
+	if m == nil {
+		return false
+	}
+	deleteMarker = obj(m)
+	name := C.CString("DELETE")
+	defer C.free(unsafe.Pointer(name))
+	return C.PyModule_AddObjectRef(module.c(), name, m) == 0
+}
+
+// Delete is the DELETE marker (borrowed).
+func Delete() *Object { return deleteMarker }

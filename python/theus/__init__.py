@@ -22,6 +22,8 @@ from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
 from .contracts import StateUpdate, process
 from .engine import TheusEngine
+from .outbox import OutboxMsg
+from .workflow import RunResult, TraceEntry, Workflow
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,10 @@ __all__ = [
     "TheusEngine",
     "process",
     "StateUpdate",
+    "OutboxMsg",
+    "Workflow",
+    "RunResult",
+    "TraceEntry",
     "State",
     "Snapshot",
     "CommitRecord",

@@ -6,6 +6,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
+from . import _core
 from .errors import ContractViolationError
 
 __all__ = ["process", "StateUpdate", "ProcessSpec", "spec_of"]
@@ -62,12 +63,16 @@ class ProcessSpec:
     is_async: bool
     paths: tuple[str, ...] = field(init=False)
     leaves: dict[str, str] = field(init=False)
+    single: str | None = field(init=False)
+    plan: "_Plan" = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         seen: dict[str, None] = {}
         for p in (*self.inputs, *self.outputs):
             seen.setdefault(p, None)
         object.__setattr__(self, "paths", tuple(seen))
+        object.__setattr__(self, "plan", _Plan(self.paths))
+        object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
         counts: dict[str, int] = {}
         for out in self.outputs:
             leaf = out.rsplit(".", 1)[-1]
@@ -114,6 +119,23 @@ class ProcessSpec:
             f"{self.name}: returned a single {type(result).__name__} for {len(outs)} outputs {list(outs)}; "
             "return a tuple, a dict keyed by output or a StateUpdate"
         )
+
+
+class _Plan:
+    """The process's declared paths parsed once in the core (freed with the contract)."""
+
+    __slots__ = ("h",)
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.h = _core.plan_new(paths)
+
+    def __del__(self) -> None:
+        h, self.h = self.h, None
+        if h is not None and _core is not None:
+            try:
+                _core.plan_free(h)
+            except Exception:  # interpreter shutdown: the module may be gone
+                pass
 
 
 def _paths(value: Iterable[str] | str | None, what: str) -> tuple[str, ...]:

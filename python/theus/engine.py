@@ -6,17 +6,22 @@ import asyncio
 import dataclasses
 import difflib
 import importlib.util
+import os
 import random
 import sys
+import threading
 import time
 import types
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import _core
-from .contracts import ProcessSpec, spec_of
+from ._core import state_begin, state_commit
+from .contracts import ProcessSpec, StateUpdate, spec_of
+from .outbox import Outbox, OutboxMsg, message_writes, next_stamp
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .state import Change, CommitRecord, Snapshot, State
+from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
 
@@ -64,6 +69,9 @@ class TheusEngine:
         self._strict = bool(strict_cas)
         self._retries = retries
         self._processes: dict[str, ProcessSpec] = {}
+        self.last_run: RunResult | None = None
+        self.relay_errors: list[BaseException] = []
+        self._relay: tuple[threading.Thread, threading.Event] | None = None
         self._zones = set(_DEFAULT_ZONES) | {k for k in initial if isinstance(k, str)}
 
     # --- registration -----------------------------------------------------------------
@@ -153,44 +161,70 @@ class TheusEngine:
     def execute(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process: snapshot, call it with its restricted context, commit its return
         value with compare-and-swap (re-running it on conflicts), and return that value."""
-        spec = self._spec(fn_or_name)
+        if type(fn_or_name) is str:
+            spec = self._processes.get(fn_or_name)
+        else:
+            spec = getattr(fn_or_name, "__theus_process__", None)
+            if spec is not None and self._processes.get(spec.name) is not spec:
+                spec = None
+        if spec is None:
+            spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         if spec.is_async:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return asyncio.run(self.execute_async(spec.fn, **kwargs))
+                return asyncio.run(self.execute_async(spec, **kwargs))
             raise TheusError(
                 f"{spec.name} is an async process and an event loop is running: use "
                 f"`await engine.execute_async({spec.name})`"
             )
-        h = self._state._handle()
-        retries = self._retries if spec.retries is None else spec.retries
+        h = self._state._h
+        if h is None:
+            self._state._handle()  # raises: closed
+        plan = spec.plan.h
+        effect = spec.semantic == "effect"
         attempt = 0
         while True:
-            version, ctx = _core.state_begin(h, spec.paths, None)
+            box = Outbox() if effect else None
+            version, ctx = state_begin(h, plan, {"outbox": box} if effect else None)
             result = spec.fn(ctx, **kwargs)
+            if spec.single is not None and result is not None and type(result) is not StateUpdate:
+                updates: dict[str, Any] | None = {spec.single: result}
+            else:
+                updates = spec.map_outputs(result)
+            if box is not None and box._msgs:
+                updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
+            if not updates:
+                return result
             try:
-                self._commit(h, spec, version, result)
+                state_commit(h, version, updates, plan, spec.name, self._strict)
                 return result
             except TransactionError:
-                if attempt >= retries:
+                if attempt >= (self._retries if spec.retries is None else spec.retries):
                     raise
             attempt += 1
             _backoff(attempt)
 
     async def execute_async(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process (async or not) from a coroutine; see :meth:`execute`."""
-        spec = self._spec(fn_or_name)
+        spec = fn_or_name if isinstance(fn_or_name, ProcessSpec) else self._spec(fn_or_name)
         h = self._state._handle()
         retries = self._retries if spec.retries is None else spec.retries
+        effect = spec.semantic == "effect"
         attempt = 0
         while True:
-            version, ctx = _core.state_begin(h, spec.paths, None)
+            box = Outbox() if effect else None
+            version, ctx = state_begin(h, spec.plan.h, {"outbox": box} if effect else None)
             result = spec.fn(ctx, **kwargs)
             if spec.is_async:
                 result = await result
+            updates = spec.map_outputs(result)
+            if box is not None and box._msgs:
+                updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
+            if not updates:
+                return result
             try:
-                self._commit(h, spec, version, result)
+                state_commit(h, version, updates, spec.plan.h, spec.name, self._strict)
                 return result
             except TransactionError:
                 if attempt >= retries:
@@ -198,10 +232,77 @@ class TheusEngine:
             attempt += 1
             await asyncio.sleep(_delay(attempt))
 
-    def _commit(self, h: int, spec: ProcessSpec, version: int, result: Any) -> None:
-        updates = spec.map_outputs(result)
-        if updates:
-            _core.state_commit(h, version, updates, spec.paths, spec.name, self._strict)
+    # --- outbox -----------------------------------------------------------------------
+
+    def process_outbox(self, handler: Callable[[OutboxMsg], Any]) -> int:
+        """Deliver committed outbox messages to ``handler`` in commit order, removing each
+        from the state only after ``handler`` returned. Returns how many were delivered; a
+        handler exception stops delivery and leaves that message (and later ones) queued."""
+        if not callable(handler):
+            raise ArgumentError(f"process_outbox: handler must be callable, got {type(handler).__name__}")
+        delivered = 0
+        with self._state.snapshot() as snap:
+            queued = snap.get("outbox", None)
+            keys = sorted(k for k in queued if k.startswith("m")) if queued is not None else []
+            msgs = [(k, queued[k]) for k in keys]
+        for key, raw in msgs:
+            handler(OutboxMsg(raw["topic"], _thaw(raw["payload"])))
+            self._state.update({f"outbox.{key}": _core.DELETE}, author="outbox")
+            delivered += 1
+        return delivered
+
+    def start_relay(self, handler: Callable[[OutboxMsg], Any], *, interval: float = 0.05) -> None:
+        """Deliver outbox messages from a background thread every ``interval`` seconds (see
+        :meth:`process_outbox`); a failing handler is retried on the next round."""
+        if self._relay is not None:
+            raise ArgumentError("a relay is already running; call stop_relay() first")
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.process_outbox(handler)
+                except Exception as e:  # keep the message queued; report and retry later
+                    self.relay_errors.append(e)
+                stop.wait(interval)
+            self.process_outbox(handler)
+
+        t = threading.Thread(target=loop, name="theus-relay", daemon=True)
+        self._relay = (t, stop)
+        t.start()
+
+    def stop_relay(self) -> None:
+        """Stop the relay after a last delivery round (idempotent)."""
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay[1].set()
+            relay[0].join()
+
+    def _run_step(self, name: str, kwargs: dict[str, Any]) -> None:
+        """Called by the Flux stepper for each process step."""
+        self.execute(name, **kwargs)
+
+    # --- workflows --------------------------------------------------------------------
+
+    def load_workflow(self, path_or_yaml: str | os.PathLike[str]) -> Workflow:
+        """Parse a Flux workflow (a file path or YAML text) and check that every process it
+        names is registered. Raises :class:`FluxError` with line and column."""
+        wf = Workflow(path_or_yaml)
+        wf.validate(self)
+        return wf
+
+    def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
+        """Run a workflow (a :class:`Workflow`, a path or YAML text); returns the executed
+        process names in order. Its trace is kept in :attr:`last_run`. Steps committed before a
+        failing step stay committed."""
+        wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
+        return wf.run(self, budget=budget)
+
+    async def execute_workflow_async(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
+        """Run a workflow from a coroutine without blocking the event loop: the run happens
+        in a worker thread (processes execute there)."""
+        wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
+        return await asyncio.to_thread(wf.run, self, budget=budget)
 
     # --- state access -----------------------------------------------------------------
 
@@ -236,6 +337,15 @@ class TheusEngine:
 
     def __repr__(self) -> str:
         return f"<TheusEngine version={self._state.version} processes={len(self._processes)}>"
+
+
+def _thaw(value: Any) -> Any:
+    """Plain, mutable data from a committed value (views become dicts and lists)."""
+    for method in ("to_dict", "to_list"):
+        fn = getattr(type(value), method, None)
+        if fn is not None:
+            return fn(value)
+    return value
 
 
 def _delay(attempt: int) -> float:

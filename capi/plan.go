@@ -1,0 +1,49 @@
+package main
+
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/kernel"
+)
+
+// plan is a process's declared paths, parsed once: the engine hands its handle to state_begin
+// and state_commit instead of re-parsing the same strings on every call.
+type plan struct {
+	keys  *py.Object // the tuple of path strings (owned): the context's dict keys
+	paths []kernel.Path
+}
+
+//export go_plan_new
+func go_plan_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("plan_new", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	paths, err := pathList(a[0])
+	if err != nil {
+		return fail(err)
+	}
+	return result(newHandle(&plan{keys: a[0].IncRef(), paths: paths}))
+}
+
+//export go_plan_free
+func go_plan_free(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	a, err := entryArgs("plan_free", args, n, 1)
+	if err != nil {
+		return fail(err)
+	}
+	p, err := handle[*plan]("plan_free", a[0])
+	if err != nil {
+		return fail(err)
+	}
+	dropHandle(a[0])
+	p.keys.DecRef()
+	return result(py.None())
+}

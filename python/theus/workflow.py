@@ -1,0 +1,106 @@
+"""Flux workflows: YAML parsed, checked and stepped in Go; processes run through the engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import _core
+from .errors import ArgumentError
+
+if TYPE_CHECKING:
+    from .engine import TheusEngine
+
+__all__ = ["Workflow", "TraceEntry", "RunResult"]
+
+
+class TraceEntry(NamedTuple):
+    """One step of a run: a process (``kind="process"``, ``outcome`` ``"ok"``/``"error"``) or
+    a condition (``kind`` ``"if"``/``"while"``, ``outcome`` ``"true"``/``"false"``/``"error"``),
+    with its YAML position, start time (Unix), duration in seconds and the committed versions
+    around it."""
+
+    step: str
+    kind: str
+    file: str
+    line: int
+    col: int
+    start: float
+    duration: float
+    outcome: str
+    version_before: int
+    version_after: int
+
+
+class RunResult(NamedTuple):
+    """A run's executed process names in order, its trace, and how many trace entries were
+    dropped beyond the cap (10,000)."""
+
+    executed: tuple[str, ...]
+    trace: list[TraceEntry]
+    dropped: int
+
+
+def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
+    """(text, file name): a path names a file; text with a newline or a colon is YAML."""
+    if isinstance(path_or_yaml, os.PathLike):
+        p = Path(path_or_yaml)
+        return p.read_text(encoding="utf-8"), str(p)
+    if not isinstance(path_or_yaml, str):
+        raise ArgumentError(f"workflow: expected a path or YAML text, got {type(path_or_yaml).__name__}")
+    text = path_or_yaml
+    if "\n" not in text and ":" not in text:
+        p = Path(text)
+        if not p.is_file():
+            raise ArgumentError(f"workflow: no such file {text!r} (pass YAML text or a path to a .yaml file)")
+        return p.read_text(encoding="utf-8"), str(p)
+    if "\n" not in text and text.endswith((".yaml", ".yml")) and Path(text).is_file():
+        return Path(text).read_text(encoding="utf-8"), text
+    return text, "<string>"
+
+
+class Workflow:
+    """A parsed Flux workflow. Parsing checks its structure and compiles its conditions; it can
+    be validated against an engine and run any number of times."""
+
+    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run")
+
+    def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
+        self._h = None
+        text, file = _source(path_or_yaml)
+        self._h, self.name, self.description, self.process_names = _core.flux_parse(text, file)
+        self.file = file
+        self.last_run: RunResult | None = None
+
+    def validate(self, engine: "TheusEngine") -> None:
+        """Raise :class:`FluxError` (with line, column and "did you mean") unless every process
+        the workflow names is registered on ``engine``."""
+        _core.flux_check(self._h, tuple(engine._processes))
+
+    def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
+        """Run on ``engine``; returns the executed process names in order. The trace is kept
+        in :attr:`last_run` (and on the engine as ``last_run``), also when the run fails.
+
+        ``budget`` caps the operations (process steps, condition evaluations, loop
+        iterations) of the run; 0 means the default, 1,000,000."""
+        self.validate(engine)
+        sink: list[Any] = []
+        try:
+            return _core.flux_run(self._h, engine._state._handle(), engine._run_step, budget, sink)
+        finally:
+            if sink:
+                executed, entries, dropped = sink[0]
+                self.last_run = RunResult(executed, [TraceEntry(*e) for e in entries], dropped)
+                engine.last_run = self.last_run
+
+    def __del__(self) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None and _core is not None:
+            try:
+                _core.flux_free(h)
+            except Exception:  # interpreter shutdown: the module may be gone
+                pass
+
+    def __repr__(self) -> str:
+        return f"<theus.Workflow {self.name or self.file!r} processes={list(self.process_names)}>"
