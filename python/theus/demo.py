@@ -1,58 +1,86 @@
-"""`python -m theus.demo`: a short tour of theus on its embedded default state, printing what it
-does at each step."""
+"""`python -m theus.demo`: a demo workflow on theus's embedded default state, printing what it
+does."""
 
 from __future__ import annotations
 
 import threading
 
-from . import State, TransactionError
+from . import OutboxMsg, TheusEngine, TransactionError, process
 
 DEFAULT_CONTEXT = {
-    "domain": {"counter": 0, "orders": [], "user": {"name": "ada", "vip": True}},
-    "global": {"limit": 5},
+    "domain": {"orders": [], "total": 0, "counter": 0},
+    "global": {"vip": True, "discount": 10},
 }
+
+DEFAULT_WORKFLOW = """
+name: order_flow
+description: take three orders, discount VIP totals over 100, announce the result
+steps:
+  - flux: while
+    condition: len(domain.orders) < 3
+    max_iterations: 10
+    do:
+      - process: add_order
+        with: {amount: 45}
+  - flux: if
+    condition: domain.total > 100 and global.vip
+    then: [apply_discount]
+    else: [notify]
+  - notify
+"""
+
+
+@process(inputs=["domain.orders", "domain.total"], outputs=["domain.orders", "domain.total"])
+def add_order(ctx, amount):
+    """Append an order and add its amount to the total."""
+    orders = ctx.domain.orders.to_list() + [{"id": len(ctx.domain.orders) + 1, "amount": amount}]
+    return orders, ctx.domain.total + amount
+
+
+@process(inputs=["domain.total", "global.discount"], outputs=["domain.total"])
+def apply_discount(ctx):
+    """Take the VIP discount off the total."""
+    return ctx.domain.total - ctx.global_.discount
+
+
+@process(inputs=["domain.total"], outputs=[])
+def notify(ctx):
+    """Queue a message; it is delivered only after this commit."""
+    ctx.outbox.add(OutboxMsg("total", {"total": ctx.domain.total}))
+
+
+@process(inputs=["domain.counter"], outputs=["domain.counter"])
+def increment(ctx):
+    return ctx.domain.counter + 1
 
 
 def main() -> None:
-    state = State(DEFAULT_CONTEXT, history=2)
-    print(f"state at version {state.version}: counter={state.get('domain.counter')}")
+    engine = TheusEngine(DEFAULT_CONTEXT, retries=100)
+    for fn in (add_order, apply_discount, notify, increment):
+        engine.register(fn)
+    print(f"state v{engine.state.version}: {engine.state.domain.to_dict()}")
 
-    v = state.compare_and_swap(0, {"domain.counter": 1, "domain.orders": [{"id": 1}]}, author="demo")
-    print(f"committed version {v}: counter={state.get('domain.counter')}, orders={state.get('domain.orders')}")
+    executed = engine.execute_workflow(DEFAULT_WORKFLOW)
+    print(f"workflow 'order_flow' ran: {', '.join(executed)}")
+    for e in engine.last_run.trace:
+        print(f"  line {e.line:2}  {e.kind:<8} {e.step:<40} -> {e.outcome:<5} v{e.version_before}->v{e.version_after}")
+    snap = engine.state
+    print(f"state v{snap.version}: total={snap.domain.total}, orders={snap.domain.orders.to_list()}")
 
-    try:
-        state.compare_and_swap(0, {"domain.counter": 99})
-    except TransactionError as e:
-        print(f"stale write rejected: expected v{e.expected_version}, found v{e.actual_version}, conflicts {e.conflicts}")
+    engine.process_outbox(lambda m: print(f"delivered after commit: {m.topic} {m.payload}"))
 
-    snap = state.snapshot()
-    lock = threading.Lock()
-    done = []
-
-    def worker() -> None:
-        for _ in range(250):
-            while True:
-                with state.snapshot() as s:
-                    try:
-                        state.compare_and_swap(s.version, {"domain.counter": s["domain.counter"] + 1})
-                        break
-                    except TransactionError:
-                        continue
-        with lock:
-            done.append(1)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: [engine.execute(increment) for _ in range(250)]) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(f"4 threads x 250 increments: counter={state.get('domain.counter')} at version {state.version}")
-    print(f"a snapshot taken earlier still reads counter={snap.domain.counter} (version {snap.version})")
-    snap.release()
+    print(f"4 threads x 250 increments with compare-and-swap retries: counter={engine.state.domain.counter}")
 
-    for rec in state.history()[:2]:
-        print(f"history: v{rec.version} by {rec.process or '-'} changed {', '.join(rec.paths)}")
-    state.close()
+    try:
+        engine.compare_and_swap(0, {"domain.total": 0})
+    except TransactionError as e:
+        print(f"a stale write is rejected: read v{e.expected_version}, now v{e.actual_version}, conflicts {list(e.conflicts)}")
+    print(f"history keeps the last {len(engine.history())} commits; the newest by {engine.history()[-1].process}")
 
 
 if __name__ == "__main__":
