@@ -15,28 +15,39 @@ import (
 // runner callable, conditions read the committed state directly from the kernel.
 type host struct {
 	st     *state
-	runner *py.Object // borrowed: runner(name, kwargs) runs one process step
+	runner *py.Object                       // borrowed: runner(name, **with) runs one step
+	args   map[*flux.ProcessStep]*py.Object // (name,) per step, built once per run
 }
 
 func (h *host) Run(step *flux.ProcessStep) error {
-	name := py.NewStr(step.Name)
-	defer name.DecRef()
+	args, ok := h.args[step]
+	if !ok {
+		if args = py.NewTuple(py.NewStr(step.Name)); args == nil {
+			return py.ErrPython
+		}
+		h.args[step] = args
+	}
 	var kwargs *py.Object
-	if len(step.With) == 0 {
-		kwargs = py.NewDict()
-	} else {
+	if len(step.With) > 0 { // converted per call: the process may change what it is given
 		var err error
 		if kwargs, err = py.FromGo(step.With); err != nil {
 			return err
 		}
+		defer kwargs.DecRef()
 	}
-	defer kwargs.DecRef()
-	r, err := py.Call2(h.runner, name, kwargs)
+	r, err := py.Call(h.runner, args, kwargs)
 	if err != nil {
 		return err
 	}
 	r.DecRef()
 	return nil
+}
+
+// close drops the references the host built.
+func (h *host) close() {
+	for _, a := range h.args {
+		a.DecRef()
+	}
 }
 
 func (h *host) Values(paths [][]string) ([]any, error) {
@@ -152,7 +163,9 @@ func go_flux_run(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 	if !ok || budget < 0 {
 		return fail(argErrorf("budget: expected an int >= 0 (0 = default), got %s", py.TypeName(a[3])))
 	}
-	trace, runErr := wf.Run(&host{st: st, runner: a[2]}, flux.RunOptions{Budget: int(budget)})
+	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}}
+	defer h.close()
+	trace, runErr := wf.Run(h, flux.RunOptions{Budget: int(budget)})
 	if err := recordTrace(a[4], trace); err != nil && runErr == nil {
 		return fail(err)
 	}

@@ -122,7 +122,7 @@ func Pair(a, b *Object) *Object {
 		}
 		return nil
 	}
-	return fromU(C.theus_tuple2_u(a.u(), b.u()))
+	return obj(C.theus_tuple2_u(a.u(), b.u()))
 }
 
 // NewTuple builds a tuple from owned references (the tuple steals them).

@@ -19,8 +19,6 @@ func (o *Object) c() *C.PyObject { return (*C.PyObject)(unsafe.Pointer(o)) }
 // u is o as an integer, for the C helpers that take uintptr_t (no cgo pointer check).
 func (o *Object) u() C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(o))) }
 
-func fromU(u C.uintptr_t) *Object { return (*Object)(unsafe.Pointer(uintptr(u))) }
-
 func obj(p *C.PyObject) *Object { return (*Object)(unsafe.Pointer(p)) }
 
 // FromPtr converts a pointer handed over by C code (an entry point argument).

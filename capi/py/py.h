@@ -17,12 +17,12 @@ static inline void theus_decref_u(uintptr_t o) { Py_DECREF(THEUS_OBJ(o)); }
 static inline int theus_setitem_u(uintptr_t d, uintptr_t k, uintptr_t v) {
     return PyDict_SetItem(THEUS_OBJ(d), THEUS_OBJ(k), THEUS_OBJ(v));
 }
-static inline uintptr_t theus_tuple2_u(uintptr_t a, uintptr_t b) { /* steals a and b */
+static inline PyObject *theus_tuple2_u(uintptr_t a, uintptr_t b) { /* steals a and b */
     PyObject *t = PyTuple_New(2);
-    if (t == NULL) { Py_DECREF(THEUS_OBJ(a)); Py_DECREF(THEUS_OBJ(b)); return 0; }
+    if (t == NULL) { Py_DECREF(THEUS_OBJ(a)); Py_DECREF(THEUS_OBJ(b)); return NULL; }
     PyTuple_SET_ITEM(t, 0, THEUS_OBJ(a));
     PyTuple_SET_ITEM(t, 1, THEUS_OBJ(b));
-    return (uintptr_t)t;
+    return t;
 }
 static inline void theus_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *theus_none(void) { Py_INCREF(Py_None); return Py_None; }
@@ -79,10 +79,6 @@ static inline void theus_add_note(const char *note, Py_ssize_t len) {
     PyErr_Restore(type, value, tb);
 }
 
-/* theus_call calls fn(arg0, kwargs) and returns a new reference or NULL. */
-static inline PyObject *theus_call2(PyObject *fn, PyObject *a, PyObject *b) {
-    return PyObject_CallFunctionObjArgs(fn, a, b, NULL);
-}
 static inline int theus_is_float(PyObject *o) { return PyFloat_Check(o); }
 static inline int theus_is_bool(PyObject *o) { return PyBool_Check(o); }
 static inline int theus_is_list(PyObject *o) { return PyList_Check(o); }

@@ -15,9 +15,9 @@ func AddNote(note string) {
 	C.theus_add_note(cs, C.Py_ssize_t(len(note)))
 }
 
-// Call2 calls fn(a, b) and returns a new reference, or ErrPython.
-func Call2(fn, a, b *Object) (*Object, error) {
-	r := C.theus_call2(fn.c(), a.c(), b.c())
+// Call calls fn(*args, **kwargs) (kwargs may be nil) and returns a new reference, or ErrPython.
+func Call(fn, args, kwargs *Object) (*Object, error) {
+	r := C.PyObject_Call(fn.c(), args.c(), kwargs.c())
 	if r == nil {
 		return nil, ErrPython
 	}

@@ -278,10 +278,6 @@ class TheusEngine:
             relay[1].set()
             relay[0].join()
 
-    def _run_step(self, name: str, kwargs: dict[str, Any]) -> None:
-        """Called by the Flux stepper for each process step."""
-        self.execute(name, **kwargs)
-
     # --- workflows --------------------------------------------------------------------
 
     def load_workflow(self, path_or_yaml: str | os.PathLike[str]) -> Workflow:

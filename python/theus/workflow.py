@@ -87,7 +87,7 @@ class Workflow:
         self.validate(engine)
         sink: list[Any] = []
         try:
-            return _core.flux_run(self._h, engine._state._handle(), engine._run_step, budget, sink)
+            return _core.flux_run(self._h, engine._state._handle(), engine.execute, budget, sink)
         finally:
             if sink:
                 executed, entries, dropped = sink[0]
