@@ -81,7 +81,13 @@ func nodeValue(n *py.Node) (any, error) {
 	return m, err
 }
 
-func (h *host) Interrupted() error { return py.CheckSignals() }
+// Interrupted runs at least every few milliseconds of stepper work: it lets other Python
+// threads take the GIL for a moment (a loop of conditions alone runs no Python code that would
+// otherwise hand it over), then runs pending signal handlers (Ctrl-C, interrupt_main).
+func (h *host) Interrupted() error {
+	py.Yield()
+	return py.CheckSignals()
+}
 
 func (h *host) Version() uint64 { return h.st.Version() }
 

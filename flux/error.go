@@ -77,6 +77,8 @@ type Error struct {
 	// Err is the cause: the process's error for CodeStep, the expression error for
 	// condition codes, nil otherwise.
 	Err error
+	// Step is the name of the process step that failed, for CodeStep.
+	Step string
 }
 
 // Error formats e as "file:line:col: flux: msg", followed by the snippet on its own lines.

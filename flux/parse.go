@@ -448,7 +448,7 @@ func (p *loader) whileStep(m *mapping, pos Pos) (Step, *Error) {
 		v, perr := strconv.ParseInt(n.Value, 0, 64)
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || perr != nil || v < 1 || v > 1<<31 {
 			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
-				"`max_iterations` must be a positive integer, got %s", describe(n))
+				"`max_iterations` must be an integer from 1 to %d, got %s", 1<<31, describe(n))
 		}
 		s.MaxIterations = int(v)
 	}
@@ -480,6 +480,9 @@ func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
 	}
 	return s, nil
 }
+
+// integerLiteral matches plain decimal integer scalars.
+var integerLiteral = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 
 // value converts a YAML node under `with` to plain Go data: nil, bool, int64, float64,
 // string, []any, map[string]any.
@@ -545,6 +548,10 @@ func (p *loader) scalar(n *yaml.Node) (any, *Error) {
 			v = i
 		}
 	case "!!float":
+		if integerLiteral.MatchString(n.Value) { // yaml resolves integers beyond 64 bits as floats
+			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+				"integer %s does not fit in 64 bits (quote it to pass a string)", n.Value)
+		}
 		var f float64
 		if err = n.Decode(&f); err == nil {
 			v = f

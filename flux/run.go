@@ -217,7 +217,9 @@ func (r *runner) process(s *ProcessStep) error {
 	}
 	r.record(e)
 	if err != nil {
-		return r.w.src.errorAt(s.pos, CodeStep, err, "step `%s` (line %d) failed: %v", s.Name, s.pos.Line, err)
+		fe := r.w.src.errorAt(s.pos, CodeStep, err, "step `%s` (line %d) failed: %v", s.Name, s.pos.Line, err)
+		fe.Step = s.Name
+		return fe
 	}
 	return nil
 }

@@ -141,10 +141,10 @@ func SetError(err error) {
 		var pe PythonError
 		if errors.As(fe.Err, &pe) && C.PyErr_Occurred() != nil {
 			// a process failed: re-raise its own exception, annotated with the step
-			AddNote(fmt.Sprintf("in Flux workflow step at %s: %s", fe.Pos, fe.Msg))
+			AddNote(fmt.Sprintf("raised by Flux step `%s` (line %d) at %s\n%s", fe.Step, fe.Pos.Line, fe.Pos, fe.Snippet))
 			return
 		}
-		raise(excFlux, fe.Error())
+		raiseFlux(fe)
 		return
 	}
 	var pe PythonError
@@ -168,6 +168,25 @@ func SetError(err error) {
 		return
 	}
 	raise(excTheus, err.Error())
+}
+
+// raiseFlux raises FluxError with its code and position as attributes.
+func raiseFlux(fe *flux.Error) {
+	kw := NewDict()
+	for _, kv := range []struct {
+		k string
+		v *Object
+	}{
+		{"code", NewStr(fe.Code)}, {"file", NewStr(fe.Pos.File)},
+		{"line", NewInt(int64(fe.Pos.Line))}, {"col", NewInt(int64(fe.Pos.Col))},
+	} {
+		_ = SetItemStr(kw, kv.k, kv.v)
+		kv.v.DecRef()
+	}
+	args := NewTuple(NewStr(fe.Error()))
+	CallClass(KindFlux, args, kw)
+	args.DecRef()
+	kw.DecRef()
 }
 
 // CallClass calls cls(*args, **kwargs) and raises the result; used by Raiser implementations.

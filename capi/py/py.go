@@ -92,6 +92,15 @@ func Unblock(fn func()) {
 	fn()
 }
 
+// Yield releases the GIL and takes it back, so waiting Python threads can run. The GIL must
+// be held.
+func Yield() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.PyEval_RestoreThread(C.PyEval_SaveThread())
+	Drain()
+}
+
 // Recover turns a panic of the current entry point into theus.InternalError; use it as
 // `defer py.Recover(&result)` where result is the entry point's named result.
 func Recover(result *unsafe.Pointer) {

@@ -79,7 +79,25 @@ class ContractViolationError(TheusError):
 
 class FluxError(TheusError):
     """A Flux workflow is invalid (reported at load time with file, line and column) or failed
-    while running (naming the step and its line)."""
+    while running (naming the step and its line).
+
+    ``code`` is a stable reason (``"unknown_key"``, ``"condition"``, ``"budget"``, ... listed in
+    docs/flux.md); ``file``, ``line`` and ``col`` locate it in the YAML source.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.file = file
+        self.line = line
+        self.col = col
 
 
 class InternalError(TheusError):

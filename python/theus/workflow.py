@@ -46,6 +46,8 @@ def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
     """(text, file name): a path names a file; text with a newline or a colon is YAML."""
     if isinstance(path_or_yaml, os.PathLike):
         p = Path(path_or_yaml)
+        if not p.is_file():
+            raise ArgumentError(f"workflow: no such file {str(p)!r}")
         return p.read_text(encoding="utf-8"), str(p)
     if not isinstance(path_or_yaml, str):
         raise ArgumentError(f"workflow: expected a path or YAML text, got {type(path_or_yaml).__name__}")
@@ -68,6 +70,8 @@ class Workflow:
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         self._h = None
+        self.name = self.file = ""
+        self.process_names: tuple[str, ...] = ()
         text, file = _source(path_or_yaml)
         self._h, self.name, self.description, self.process_names = _core.flux_parse(text, file)
         self.file = file
