@@ -12,7 +12,7 @@ import (
 // argError is raised as theus.ArgumentError.
 type argError struct{ msg string }
 
-func (e *argError) Error() string         { return e.msg }
+func (e *argError) Error() string        { return e.msg }
 func (e *argError) PyKind() py.ErrorKind { return py.KindArgument }
 
 func argErrorf(format string, a ...any) error { return &argError{fmt.Sprintf(format, a...)} }

@@ -4,7 +4,6 @@
 // capi/py, the view types in pyproxy, the state in kernel and the workflow stepper in flux.
 package main
 
-
 import "C"
 
 import (

@@ -487,6 +487,8 @@ THEUS_TRAP(frozendict, "FrozenDict", popitem)
 THEUS_TRAP(frozendict, "FrozenDict", clear)
 
 static PyMethodDef frozendict_methods[] = {
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     PyDoc_STR("Type[args] for annotations, as for dict and list.")},
     {"get", (PyCFunction)(void (*)(void))frozendict_get, METH_FASTCALL,
      PyDoc_STR("get(key, default=None) -> the frozen value for key, or default.")},
     {"keys", frozendict_keys, METH_NOARGS, PyDoc_STR("keys() -> a read-only set-like view of the keys.")},

@@ -573,6 +573,8 @@ THEUS_TRAP(frozenlist, "FrozenList", add)
 THEUS_TRAP(frozenlist, "FrozenList", discard)
 
 static PyMethodDef frozenlist_methods[] = {
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     PyDoc_STR("Type[args] for annotations, as for dict and list.")},
     {"index", (PyCFunction)(void (*)(void))frozenlist_index, METH_FASTCALL,
      PyDoc_STR("index(value, start=0, stop=len) -> first index of value; ValueError if absent.")},
     {"count", frozenlist_count, METH_O, PyDoc_STR("count(value) -> number of items equal to value.")},

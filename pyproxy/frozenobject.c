@@ -71,8 +71,11 @@ frozenobject_getattro(PyObject *self, PyObject *name)
                 v = get(descr, obj, (PyObject *)tp); /* a __slots__ member: plain data */
             }
             else if (Py_IS_TYPE(descr, &PyGetSetDescr_Type)) {
-                Py_DECREF(descr);
-                return no_attribute(obj, name); /* C-level internals such as __weakref__ */
+                if (is_dunder(name)) { /* C-level internals such as __weakref__ */
+                    Py_DECREF(descr);
+                    return no_attribute(obj, name);
+                }
+                v = get(descr, obj, (PyObject *)tp); /* C-level data such as exception args */
             }
             else {
                 v = get(descr, self, (PyObject *)tp); /* a property sees the view as self */

@@ -1,14 +1,3 @@
-// Package pyproxy defines theus's read-only view types in C on the CPython API: FrozenDict,
-// FrozenList, FrozenObject, FrozenBuffer and the process context (Context, ScopedView).
-//
-// Reads through the views are plain C on Python objects and never cross into Go; Go only
-// installs the types at module init and builds a process's context in one call. The C files
-// in this directory are compiled by cgo into the one theus extension module. Python's include
-// directory comes from the build environment (CGO_CFLAGS="-I/usr/include/python3.X"); there is
-// no -lpython: the Python symbols resolve from the interpreter that loads the module.
-//
-// Every function here must be called with the GIL held. Pointers are *PyObject passed as
-// unsafe.Pointer, because cgo's C types are private to each package.
 package pyproxy
 
 // #include "pyproxy.h"

@@ -22,7 +22,9 @@ PyObject *theus_freeze(PyObject *obj);
 
 /* theus_context_new returns a new reference to the context a process receives.
  * values: dict mapping a declared dotted path to its committed value; version: any object
- * (an int); extras: dict of attribute name -> object exposed as is (may be NULL or None). */
+ * (an int); extras: dict of attribute name -> object exposed as is (may be NULL or None).
+ * The context keeps a reference to `values` for its error messages: do not mutate it after
+ * the call. Extras are copied. */
 PyObject *theus_context_new(PyObject *values, PyObject *version, PyObject *extras);
 
 #endif
