@@ -41,8 +41,10 @@ test-go: ## Go tests: pure packages without cgo, then with -race
 test-py: ## pytest against the installed package (not the source tree)
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
 
-check-boundary: ## kernel/ and flux/ build without cgo; import "C" only where allowed
+check-boundary: ## kernel/ and flux/ build without cgo; import "C" only where allowed; gofmt clean
 	CGO_ENABLED=0 go build $(PURE)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@bad=$$(grep -rl 'import "C"' --include='*.go' . | grep -v -E '^\./(capi|pyproxy|heavy)/' || true); \
 	if [ -n "$$bad" ]; then echo "import \"C\" outside capi/, pyproxy/, heavy/: $$bad"; exit 1; fi
 
