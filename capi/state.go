@@ -468,7 +468,7 @@ func go_state_begin(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 	defer values.DecRef()
 	ver := py.NewUint(snap.Version())
 	defer ver.DecRef()
-	ctx := py.FromPtr(pyproxy.NewContext(values.Ptr(), ver.Ptr(), a[2].Ptr()))
+	ctx := py.FromPtr(pyproxy.NewContext(values.Ptr(), ver.Ptr(), a[2].Ptr(), pl.keys.Ptr()))
 	if ctx == nil {
 		return nil
 	}

@@ -118,11 +118,12 @@ split_path(PyObject *path)
     return t;
 }
 
-/* declared_list: "a.b, c.d" of the declared paths, sorted. */
+/* declared_list: "a.b, c.d" of the declared paths, sorted. `values` is the declared-paths
+   object: the values dict (its keys) or a tuple of every declared path. */
 static PyObject *
 declared_list(PyObject *values)
 {
-    PyObject *keys = PyDict_Keys(values);
+    PyObject *keys = PySequence_List(values);
     if (keys == NULL) {
         return NULL;
     }
@@ -146,9 +147,56 @@ declared_list(PyObject *values)
     return out;
 }
 
-/* raise_undeclared raises ContractViolationError for reading prefix.name. prefix may be NULL. */
+/* is_declared reports whether full is a declared path or an ancestor of one (1), or not (0);
+   -1 with an exception set. */
+static int
+is_declared(PyObject *values, PyObject *full)
+{
+    PyObject *seq = PySequence_Fast(values, "context: declared paths");
+    if (seq == NULL) {
+        return -1;
+    }
+    int found = 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), len = PyUnicode_GET_LENGTH(full);
+    for (Py_ssize_t i = 0; i < n && !found; i++) {
+        PyObject *s = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(s) || PyUnicode_Tailmatch(s, full, 0, len, -1) != 1) {
+            continue;
+        }
+        found = PyUnicode_GET_LENGTH(s) == len || PyUnicode_READ_CHAR(s, len) == '.';
+    }
+    Py_DECREF(seq);
+    return found;
+}
+
+/* raise_absent raises theus.PathError for a declared path that has no value in this version. */
 static PyObject *
-raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *values, PyObject *name)
+raise_absent(PyObject *full)
+{
+    PyObject *mod = PyImport_ImportModule("theus.errors");
+    PyObject *cls = mod ? PyObject_GetAttrString(mod, "PathError") : NULL;
+    Py_XDECREF(mod);
+    if (cls == NULL) {
+        return NULL;
+    }
+    PyObject *msg = PyUnicode_FromFormat(
+        "ctx.%U: declared, but the state has no value there in this version; test with 'in' "
+        "or read it with .get(name, default)", full);
+    PyObject *exc = msg ? PyObject_CallFunction(cls, "OOs", msg, full, "not_found") : NULL;
+    Py_XDECREF(msg);
+    Py_DECREF(cls);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+/* raise_undeclared raises ContractViolationError for reading prefix.name (prefix may be NULL),
+   or theus.PathError when that path is declared but absent from the state; with dflt, a
+   declared-but-absent read returns a new reference to dflt instead. */
+static PyObject *
+raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *values, PyObject *name, PyObject *dflt)
 {
     PyObject *full;
     if (segs != NULL && depth > 0) {
@@ -166,6 +214,19 @@ raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *values, PyObject *n
     }
     if (full == NULL) {
         return NULL;
+    }
+    int absent = PyUnicode_Check(full) ? is_declared(values, full) : 0;
+    if (absent != 0) {
+        PyObject *r = NULL;
+        if (absent > 0 && dflt != NULL) {
+            Py_INCREF(dflt);
+            r = dflt;
+        }
+        else if (absent > 0) {
+            raise_absent(full);
+        }
+        Py_DECREF(full);
+        return r;
     }
     PyObject *declared = declared_list(values);
     if (declared != NULL) {
@@ -251,7 +312,7 @@ scoped_lookup(ScopedView *self, PyObject *name, int allow_fallback)
             return NULL;
         }
     }
-    return raise_undeclared(self->segs, self->depth, self->values, name);
+    return raise_undeclared(self->segs, self->depth, self->values, name, NULL);
 }
 
 static PyObject *
@@ -401,7 +462,7 @@ scoped_get(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     if (PyErr_Occurred()) {
         return NULL;
     }
-    return raise_undeclared(self->segs, self->depth, self->values, args[0]);
+    return raise_undeclared(self->segs, self->depth, self->values, args[0], nargs > 1 ? args[1] : Py_None);
 }
 
 PyObject *
@@ -603,7 +664,7 @@ context_lookup(Context *self, PyObject *name, int allow_fallback)
             return NULL;
         }
     }
-    return raise_undeclared(NULL, 0, self->values, name);
+    return raise_undeclared(NULL, 0, self->values, name, NULL);
 }
 
 static PyObject *
@@ -800,12 +861,20 @@ insert_path(PyObject *attrs, PyObject *path, PyObject *value, PyObject *values, 
 }
 
 PyObject *
-theus_context_new(PyObject *values, PyObject *version, PyObject *extras)
+theus_context_new(PyObject *values, PyObject *version, PyObject *extras, PyObject *declared)
 {
     if (!PyDict_Check(values)) {
         PyErr_SetString(PyExc_TypeError, "context: values must be a dict of path -> value");
         return NULL;
     }
+    if (declared == Py_None) {
+        declared = NULL;
+    }
+    if (declared != NULL && !PyTuple_Check(declared)) {
+        PyErr_SetString(PyExc_TypeError, "context: declared must be a tuple of paths or None");
+        return NULL;
+    }
+    PyObject *msgs = declared != NULL ? declared : values; /* what error messages list */
     if (extras == Py_None || (extras != NULL && PyDict_GET_SIZE(extras) == 0)) {
         extras = NULL;
     }
@@ -819,8 +888,8 @@ theus_context_new(PyObject *values, PyObject *version, PyObject *extras)
     }
     ctx->attrs = PyDict_New();
     ctx->extras = NULL;
-    Py_INCREF(values);
-    ctx->values = values;
+    Py_INCREF(msgs);
+    ctx->values = msgs;
     ctx->weakrefs = NULL;
     if (ctx->attrs == NULL) {
         goto fail;
@@ -829,7 +898,7 @@ theus_context_new(PyObject *values, PyObject *version, PyObject *extras)
     Py_ssize_t pos = 0;
     PyObject *path, *value;
     while (PyDict_Next(values, &pos, &path, &value)) {
-        if (insert_path(ctx->attrs, path, value, values, build) < 0) {
+        if (insert_path(ctx->attrs, path, value, msgs, build) < 0) {
             goto fail;
         }
     }

@@ -617,7 +617,7 @@ module_context(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "_context: extras must be a dict or None");
         return NULL;
     }
-    return theus_context_new(values, version, extras);
+    return theus_context_new(values, version, extras, NULL);
 }
 
 static PyMethodDef module_methods[] = {

@@ -21,10 +21,12 @@ func Freeze(obj unsafe.Pointer) unsafe.Pointer {
 }
 
 // NewContext returns a new reference to the context a process receives: values maps each
-// declared dotted path to its committed value, version is the snapshot version, extras (a
-// dict, or nil) maps extra attribute names to objects exposed as they are. It returns nil
-// with a Python exception set on failure.
-func NewContext(values, version, extras unsafe.Pointer) unsafe.Pointer {
+// declared dotted path present in the state to its committed value, version is the snapshot
+// version, extras (a dict, or nil) maps extra attribute names to objects exposed as they are,
+// declared (a tuple, or nil for the keys of values) lists every declared path, so a declared
+// path absent from values reads as absent (theus.PathError) rather than undeclared. It
+// returns nil with a Python exception set on failure.
+func NewContext(values, version, extras, declared unsafe.Pointer) unsafe.Pointer {
 	return unsafe.Pointer(C.theus_context_new((*C.PyObject)(values), (*C.PyObject)(version),
-		(*C.PyObject)(extras)))
+		(*C.PyObject)(extras), (*C.PyObject)(declared)))
 }

@@ -25,6 +25,6 @@ PyObject *theus_freeze(PyObject *obj);
  * (an int); extras: dict of attribute name -> object exposed as is (may be NULL or None).
  * The context keeps a reference to `values` for its error messages: do not mutate it after
  * the call. Extras are copied. */
-PyObject *theus_context_new(PyObject *values, PyObject *version, PyObject *extras);
+PyObject *theus_context_new(PyObject *values, PyObject *version, PyObject *extras, PyObject *declared);
 
 #endif

@@ -374,3 +374,22 @@ def test_state_snapshot_is_read_only(engine):
     with pytest.raises(theus.ContextError):
         snap.domain["counter"] = 5
     assert engine.state.domain.counter == 0
+
+
+def test_declared_but_absent_inputs_read_as_absent_not_undeclared(engine):
+    seen = {}
+
+    @process(inputs=["domain.maybe", "domain.counter", "extra.zone.x"], outputs=["domain.maybe"])
+    def first_time(ctx):
+        seen["in"] = "maybe" in ctx.domain
+        seen["get"] = ctx.domain.get("maybe", 5)
+        with pytest.raises(theus.PathError, match="declared, but"):
+            ctx.domain.maybe
+        with pytest.raises(theus.PathError):
+            ctx.extra
+        with pytest.raises(ContractViolationError, match="domain.other"):
+            ctx.domain.other
+        return ctx.domain.get("maybe", 0) + 1
+    engine.execute(first_time)
+    assert seen == {"in": False, "get": 5}
+    assert engine.state.domain.maybe == 1
