@@ -91,16 +91,11 @@ func (h *host) Interrupted() error {
 
 func (h *host) Version() uint64 { return h.st.Version() }
 
-// fluxError marks argument errors of the flux entry points.
-func fluxArgs(name string, args unsafe.Pointer, n, want int) ([]*py.Object, error) {
-	return entryArgs(name, args, n, want)
-}
-
 //export go_flux_parse
-func go_flux_parse(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := fluxArgs("flux_parse", args, n, 2)
+	a, _, err := newCall("flux_parse", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -121,14 +116,14 @@ func go_flux_parse(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_flux_check
-func go_flux_check(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_flux_check(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := fluxArgs("flux_check", args, n, 2)
+	a, c, err := newCall("flux_check", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
-	wf, err := handle[*flux.Workflow]("flux_check", a[0])
+	wf, err := handle[*flux.Workflow](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -150,23 +145,23 @@ func go_flux_check(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_flux_run
-func go_flux_run(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := fluxArgs("flux_run", args, n, 5)
+	a, c, err := newCall("flux_run", args, n, ints, ok, 5)
 	if err != nil {
 		return fail(err)
 	}
-	wf, err := handle[*flux.Workflow]("flux_run", a[0])
+	wf, err := handle[*flux.Workflow](c, 0)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("flux_run", a[1])
+	st, err := handle[*state](c, 1)
 	if err != nil {
 		return fail(err)
 	}
-	budget, ok := py.Int64(a[3])
-	if !ok || budget < 0 {
+	budget, isInt := c.int64(3)
+	if !isInt || budget < 0 {
 		return fail(argErrorf("budget: expected an int >= 0 (0 = default), got %s", py.TypeName(a[3])))
 	}
 	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}}
@@ -208,13 +203,13 @@ func recordTrace(sink *py.Object, trace *flux.Trace) error {
 }
 
 //export go_flux_free
-func go_flux_free(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_flux_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
-	a, err := fluxArgs("flux_free", args, n, 1)
+	a, c, err := newCall("flux_free", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := handle[*flux.Workflow]("flux_free", a[0]); err != nil {
+	if _, err := handle[*flux.Workflow](c, 0); err != nil {
 		return fail(err)
 	}
 	dropHandle(a[0])

@@ -19,10 +19,33 @@ static PyObject *after_fork_in_child(PyObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* theus_ints holds the leading int arguments of a call (handles, versions), read here in C
+   so the Go side needs no crossing for them: bit i of `ok` says ints[i] is args[i]. */
+typedef struct {
+    long long v[THEUS_INT_ARGS];
+    unsigned ok;
+} theus_ints;
+
+static inline void read_ints(PyObject *const *args, Py_ssize_t n, theus_ints *ints) {
+    ints->ok = 0;
+    for (Py_ssize_t i = 0; i < n && i < THEUS_INT_ARGS; i++) {
+        if (!PyLong_CheckExact(args[i])) continue;
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(args[i], &overflow);
+        if (overflow == 0 && !(v == -1 && PyErr_Occurred())) {
+            ints->v[i] = v;
+            ints->ok |= 1u << i;
+        }
+        PyErr_Clear();
+    }
+}
+
 #define ENTRY(name)                                                                       \
     static PyObject *m_##name(PyObject *self, PyObject *const *args, Py_ssize_t n) {     \
         if (forked) return fork_error();                                                  \
-        return (PyObject *)go_##name((void *)args, (GoInt)n);                            \
+        theus_ints ints;                                                                  \
+        read_ints(args, n, &ints);                                                        \
+        return (PyObject *)go_##name((void *)args, (GoInt)n, ints.v, ints.ok);           \
     }
 
 /* Release-type entries run from __del__: in a forked child they quietly do nothing, since the
@@ -30,7 +53,9 @@ static PyObject *after_fork_in_child(PyObject *self, PyObject *unused) {
 #define RELEASE_ENTRY(name)                                                               \
     static PyObject *m_##name(PyObject *self, PyObject *const *args, Py_ssize_t n) {     \
         if (forked) Py_RETURN_NONE;                                                       \
-        return (PyObject *)go_##name((void *)args, (GoInt)n);                            \
+        theus_ints ints;                                                                  \
+        read_ints(args, n, &ints);                                                        \
+        return (PyObject *)go_##name((void *)args, (GoInt)n, ints.v, ints.ok);           \
     }
 
 ENTRY(state_new)
@@ -64,9 +89,9 @@ static PyMethodDef core_methods[] = {
     M(state_version, "state_version(handle) -> int"),
     M(state_get, "state_get(handle, path) -> read-only value at path in the newest version"),
     M(state_begin, "state_begin(handle, plan, extras) -> (version, context) over the plan's present paths"),
-    M(plan_new, "plan_new(paths) -> handle of the parsed paths of a process"),
+    M(plan_new, "plan_new(paths, name) -> handle of a process's parsed paths and name"),
     M(plan_free, "plan_free(plan): drop a plan"),
-    M(state_commit, "state_commit(handle, expected_version, updates, reads (tuple, plan or None), author, strict) -> new version"),
+    M(state_commit, "state_commit(handle, expected_version, updates, reads (tuple, plan or None), author (None: the plan's name), strict) -> new version"),
     M(state_snapshot, "state_snapshot(handle) -> snapshot handle pinning the newest version"),
     M(state_at, "state_at(handle, version) -> snapshot handle of a retained version"),
     M(state_history, "state_history(handle) -> list of (version, author, paths, unix_time)"),

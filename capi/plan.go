@@ -14,13 +14,14 @@ import (
 type plan struct {
 	keys  *py.Object // the tuple of path strings (owned): the context's dict keys
 	paths []kernel.Path
+	name  string // the process name, recorded as the author of its commits
 }
 
 //export go_plan_new
-func go_plan_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_plan_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("plan_new", args, n, 1)
+	a, _, err := newCall("plan_new", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -28,18 +29,22 @@ func go_plan_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 	if err != nil {
 		return fail(err)
 	}
-	return result(newHandle(&plan{keys: a[0].IncRef(), paths: paths}))
+	name, err := py.Str(a[1])
+	if err != nil {
+		return fail(argErrorf("plan_new: the process name must be a str, got %s", py.TypeName(a[1])))
+	}
+	return result(newHandle(&plan{keys: a[0].IncRef(), paths: paths, name: name}))
 }
 
 //export go_plan_free
-func go_plan_free(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_plan_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("plan_free", args, n, 1)
+	a, c, err := newCall("plan_free", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	p, err := handle[*plan]("plan_free", a[0])
+	p, err := handle[*plan](c, 0)
 	if err != nil {
 		return fail(err)
 	}

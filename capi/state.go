@@ -25,10 +25,10 @@ func dropHandle(o *py.Object) {
 }
 
 //export go_state_new
-func go_state_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_new", args, n, 4)
+	a, c, err := newCall("state_new", args, n, ints, ok, 4)
 	if err != nil {
 		return fail(err)
 	}
@@ -39,12 +39,12 @@ func go_state_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 	if err != nil {
 		return fail(err)
 	}
-	keep, ok := py.Int64(a[2])
-	if !ok || keep < 0 {
+	keep, isInt := c.int64(2)
+	if !isInt || keep < 0 {
 		return fail(argErrorf("history: expected an int >= 0 (versions kept whole), got %s", py.TypeName(a[2])))
 	}
-	size, ok := py.Int64(a[3])
-	if !ok || size < 0 {
+	size, isInt := c.int64(3)
+	if !isInt || size < 0 {
 		return fail(argErrorf("history_size: expected an int >= 0, got %s", py.TypeName(a[3])))
 	}
 	root, err := py.ToNode(a[0])
@@ -66,14 +66,14 @@ func go_state_new(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_close
-func go_state_close(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_close(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_close", args, n, 1)
+	a, c, err := newCall("state_close", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_close", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -83,14 +83,14 @@ func go_state_close(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_version
-func go_state_version(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_version(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_version", args, n, 1)
+	_, c, err := newCall("state_version", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_version", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -119,14 +119,14 @@ func lookupValue(snap *snapshot, pathArg *py.Object, allowRoot bool) unsafe.Poin
 }
 
 //export go_state_get
-func go_state_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_get", args, n, 2)
+	a, c, err := newCall("state_get", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_get", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -136,18 +136,18 @@ func go_state_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_commit
-func go_state_commit(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_commit", args, n, 6)
+	a, c, err := newCall("state_commit", args, n, ints, ok, 6)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_commit", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
-	start, err := version("expected_version", a[1])
+	start, err := c.version("expected_version", 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -167,11 +167,14 @@ func go_state_commit(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 			return fail(err)
 		}
 	default: // a process's plan
-		pl, err := handle[*plan]("reads", a[3])
+		pl, err := handle[*plan](c, 3)
 		if err != nil {
 			return fail(argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3])))
 		}
 		req.Reads = pl.paths
+		if py.IsNone(a[4]) {
+			req.Author = pl.name
+		}
 	}
 	if req.Writes, err = writes(a[2]); err != nil {
 		return fail(err)
@@ -200,17 +203,20 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 	if !py.IsDict(updates) {
 		return nil, argErrorf("updates: expected a dict {\"zone.path\": value}, got %s", py.TypeName(updates))
 	}
-	keys, vals := py.DictItems(updates)
-	out := make([]kernel.Write[*py.Object], 0, len(keys))
-	for i, k := range keys {
+	var out []kernel.Write[*py.Object]
+	for it := py.Items(updates); ; {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
 		p, err := path(k)
-		if err == nil && vals[i] == py.Delete() {
+		if err == nil && v == py.Delete() {
 			out = append(out, kernel.Write[*py.Object]{Path: p})
 			continue
 		}
 		if err == nil {
 			var node *py.Node
-			if node, err = py.ToNode(vals[i]); err == nil {
+			if node, err = py.ToNode(v); err == nil {
 				out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
 				continue
 			}
@@ -224,14 +230,14 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 }
 
 //export go_state_snapshot
-func go_state_snapshot(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_snapshot", args, n, 1)
+	_, c, err := newCall("state_snapshot", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_snapshot", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -240,18 +246,18 @@ func go_state_snapshot(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_at
-func go_state_at(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_at", args, n, 2)
+	_, c, err := newCall("state_at", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_at", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
-	v, err := version("version", a[1])
+	v, err := c.version("version", 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -263,14 +269,14 @@ func go_state_at(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_history
-func go_state_history(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_history(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_history", args, n, 1)
+	_, c, err := newCall("state_history", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_history", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -284,22 +290,22 @@ func go_state_history(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_diff
-func go_state_diff(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_diff(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_diff", args, n, 3)
+	_, c, err := newCall("state_diff", args, n, ints, ok, 3)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_diff", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
-	v1, err := version("v1", a[1])
+	v1, err := c.version("v1", 1)
 	if err != nil {
 		return fail(err)
 	}
-	v2, err := version("v2", a[2])
+	v2, err := c.version("v2", 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -348,14 +354,14 @@ func frozenNode(nd *py.Node) (*py.Object, error) {
 }
 
 //export go_snapshot_version
-func go_snapshot_version(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_snapshot_version(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("snapshot_version", args, n, 1)
+	_, c, err := newCall("snapshot_version", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := handle[*snapshot]("snapshot_version", a[0])
+	snap, err := handle[*snapshot](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -363,14 +369,14 @@ func go_snapshot_version(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_snapshot_get
-func go_snapshot_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_snapshot_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("snapshot_get", args, n, 2)
+	a, c, err := newCall("snapshot_get", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := handle[*snapshot]("snapshot_get", a[0])
+	snap, err := handle[*snapshot](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -378,14 +384,14 @@ func go_snapshot_get(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_snapshot_resolve
-func go_snapshot_resolve(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_snapshot_resolve(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("snapshot_resolve", args, n, 2)
+	a, c, err := newCall("snapshot_resolve", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := handle[*snapshot]("snapshot_resolve", a[0])
+	snap, err := handle[*snapshot](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -401,14 +407,14 @@ func go_snapshot_resolve(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_snapshot_release
-func go_snapshot_release(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_snapshot_release(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("snapshot_release", args, n, 1)
+	a, c, err := newCall("snapshot_release", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := handle[*snapshot]("snapshot_release", a[0])
+	snap, err := handle[*snapshot](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -418,14 +424,14 @@ func go_snapshot_release(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_stats
-func go_state_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_stats", args, n, 1)
+	_, c, err := newCall("state_stats", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_stats", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -433,7 +439,7 @@ func go_state_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_runtime_stats
-func go_runtime_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_runtime_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
 	d := py.NewDict()
@@ -444,35 +450,48 @@ func go_runtime_stats(args unsafe.Pointer, n int) (res unsafe.Pointer) {
 }
 
 //export go_state_begin
-func go_state_begin(args unsafe.Pointer, n int) (res unsafe.Pointer) {
+func go_state_begin(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, err := entryArgs("state_begin", args, n, 3)
+	a, c, err := newCall("state_begin", args, n, ints, ok, 3)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := handle[*state]("state_begin", a[0])
+	st, err := handle[*state](c, 0)
 	if err != nil {
 		return fail(err)
 	}
-	pl, err := handle[*plan]("state_begin", a[1])
+	pl, err := handle[*plan](c, 1)
 	if err != nil {
 		return fail(err)
 	}
 	snap := st.Snapshot()
-	defer snap.Release() // the context holds its own references to the values it shows
-	values, err := resolve(snap, pl.keys, pl.paths)
-	if err != nil {
-		return fail(err)
+	defer snap.Release() // the context takes its own references to the values it shows
+	var small [8]uintptr
+	vals := small[:0]
+	var built []*py.Object // branch values materialized for this call
+	defer func() {
+		for _, o := range built {
+			o.DecRef()
+		}
+	}()
+	for _, p := range pl.paths {
+		node, err := snap.Lookup(p)
+		switch {
+		case err != nil: // absent: the context reports it on read
+			vals = append(vals, 0)
+		case node.IsLeaf():
+			vals = append(vals, uintptr(node.Value().Ptr()))
+		default:
+			v, err := py.Materialize(node)
+			if err != nil {
+				return fail(err)
+			}
+			built = append(built, v)
+			vals = append(vals, uintptr(v.Ptr()))
+		}
 	}
-	defer values.DecRef()
-	ver := py.NewUint(snap.Version())
-	defer ver.DecRef()
-	ctx := py.FromPtr(pyproxy.NewContext(values.Ptr(), ver.Ptr(), a[2].Ptr(), pl.keys.Ptr()))
-	if ctx == nil {
-		return nil
-	}
-	return result(py.Pair(ver.IncRef(), ctx))
+	return result(py.FromPtr(pyproxy.Begin(pl.keys.Ptr(), vals, snap.Version(), a[2].Ptr())))
 }
 
 // pathList parses a tuple of path strings.

@@ -81,7 +81,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			s.mu.Unlock()
 			continue
 		}
-		out := s.publish(base, next, items, Record{Version: v, Author: req.Author, Paths: writePaths(writes), Time: time.Now()})
+		out := s.publish(base, next, items, entry{version: v, author: req.Author, paths: writePaths(writes), time: time.Now()})
 		s.mu.Unlock()
 		s.release(out)
 		return v, nil
@@ -111,13 +111,12 @@ func sortWrites[V any](ws []Write[V]) ([]Write[V], error) {
 	return sorted, nil
 }
 
-// writePaths returns the dotted write paths, sorted.
-func writePaths[V any](ws []Write[V]) []string {
-	out := make([]string, len(ws))
+// writePaths returns the write paths; sortWrites has already ordered them.
+func writePaths[V any](ws []Write[V]) []Path {
+	out := make([]Path, len(ws))
 	for i, w := range ws {
-		out[i] = w.Path.String()
+		out[i] = w.Path
 	}
-	slices.Sort(out)
 	return out
 }
 

@@ -33,6 +33,23 @@ type Record struct {
 	Time    time.Time
 }
 
+// entry is a history record as kept in the ring: the paths stay parsed until History asks
+// for them, so a commit does not pay for joining and sorting strings.
+type entry struct {
+	version Version
+	author  string
+	paths   []Path // the commit's write paths, already sorted
+	time    time.Time
+}
+
+func (e entry) record() Record {
+	paths := make([]string, len(e.paths))
+	for i, p := range e.paths {
+		paths[i] = p.String()
+	}
+	return Record{Version: e.version, Author: e.author, Paths: paths, Time: e.time}
+}
+
 // Stats counts the bookkeeping of a State, for tests and leak checks.
 type Stats struct {
 	Version          Version // head version
@@ -60,7 +77,7 @@ type State[V any] struct {
 	window    []batch[V]               // retired items still inside the KeepVersions window
 	held      map[Version][]retired[V] // retired items held by the Snapshot pin at that version
 	pending   int
-	history   []Record
+	history   []entry
 	histNext  int
 }
 
@@ -160,15 +177,13 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 func (s *State[V]) History() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Record, 0, len(s.history))
-	if len(s.history) == s.opts.HistorySize {
-		out = append(out, s.history[s.histNext:]...)
-		out = append(out, s.history[:s.histNext]...)
-	} else {
-		out = append(out, s.history...)
+	ring := s.history
+	if len(ring) == s.opts.HistorySize {
+		ring = append(append([]entry(nil), ring[s.histNext:]...), ring[:s.histNext]...)
 	}
-	for i := range out {
-		out[i].Paths = append([]string(nil), out[i].Paths...)
+	out := make([]Record, len(ring))
+	for i, e := range ring {
+		out[i] = e.record()
 	}
 	return out
 }
@@ -271,7 +286,7 @@ func (s *State[V]) settle(it retired[V], out []retired[V]) []retired[V] {
 
 // publish accounts for commit prev -> next with its retired items and
 // returns what can be released now. Called with s.mu held.
-func (s *State[V]) publish(prev, next *record[V], items []retired[V], rec Record) []retired[V] {
+func (s *State[V]) publish(prev, next *record[V], items []retired[V], rec entry) []retired[V] {
 	s.history = appendRing(s.history, &s.histNext, s.opts.HistorySize, rec)
 	k := s.opts.KeepVersions
 	if k > 0 {
@@ -335,8 +350,8 @@ func (s *State[V]) release(items []retired[V]) {
 	}
 }
 
-// appendRing appends r to a ring of at most size records.
-func appendRing(ring []Record, next *int, size int, r Record) []Record {
+// appendRing appends r to a ring of at most size entries.
+func appendRing(ring []entry, next *int, size int, r entry) []entry {
 	if len(ring) < size {
 		return append(ring, r)
 	}

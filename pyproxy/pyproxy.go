@@ -30,3 +30,15 @@ func NewContext(values, version, extras, declared unsafe.Pointer) unsafe.Pointer
 	return unsafe.Pointer(C.theus_context_new((*C.PyObject)(values), (*C.PyObject)(version),
 		(*C.PyObject)(extras), (*C.PyObject)(declared)))
 }
+
+// Begin returns a new reference to the pair (version, context) a process starts with: keys is
+// the tuple of every declared path, vals[i] the borrowed committed value of keys[i] (0 when
+// absent), extras as for NewContext. It returns nil with a Python exception set on failure.
+func Begin(keys unsafe.Pointer, vals []uintptr, version uint64, extras unsafe.Pointer) unsafe.Pointer {
+	var first *C.uintptr_t
+	if len(vals) > 0 {
+		first = (*C.uintptr_t)(unsafe.Pointer(&vals[0]))
+	}
+	return unsafe.Pointer(C.theus_context_begin((*C.PyObject)(keys), first, C.ulonglong(version),
+		(*C.PyObject)(extras)))
+}

@@ -8,6 +8,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 /* theus_proxy_init readies the view types and adds them to `module` (FrozenDict, FrozenList,
  * FrozenObject, FrozenBuffer, Context, ScopedView), registers FrozenDict with
@@ -26,5 +27,11 @@ PyObject *theus_freeze(PyObject *obj);
  * The context keeps a reference to `values` for its error messages: do not mutate it after
  * the call. Extras are copied. */
 PyObject *theus_context_new(PyObject *values, PyObject *version, PyObject *extras, PyObject *declared);
+
+/* theus_context_begin returns a new reference to the pair (version, context) built from the
+ * tuple `keys` of every declared path and vals[i], the borrowed committed value of keys[i]
+ * (0 when absent). */
+PyObject *theus_context_begin(PyObject *keys, const uintptr_t *vals, unsigned long long version,
+                              PyObject *extras);
 
 #endif

@@ -74,11 +74,49 @@ func NewFloat(v float64) *Object { return obj(C.PyFloat_FromDouble(C.double(v)))
 
 // Truth is Python's bool(o); ErrPython when __bool__ raised.
 func Truth(o *Object) (bool, error) {
+	switch unsafe.Pointer(o) {
+	case unsafe.Pointer(&C._Py_TrueStruct):
+		return true, nil
+	case unsafe.Pointer(&C._Py_FalseStruct):
+		return false, nil
+	}
 	r := C.PyObject_IsTrue(o.c())
 	if r < 0 {
 		return false, ErrPython
 	}
 	return r == 1, nil
+}
+
+// Text is the UTF-8 text of a str without copying it: valid only while o is alive and
+// unchanged, so callers must not keep it (strings.Clone it to keep it).
+func Text(o *Object) (string, error) {
+	if !IsStr(o) {
+		return "", fmt.Errorf("expected str, got %s", TypeName(o))
+	}
+	t := C.theus_text_of(o.u())
+	if t.err != 0 {
+		return "", ErrPython
+	}
+	return unsafe.String((*byte)(unsafe.Pointer(t.p)), int(t.n)), nil
+}
+
+// DictIter walks a dict's items (borrowed references) in insertion order.
+type DictIter struct {
+	d   *Object
+	pos C.Py_ssize_t
+}
+
+// Items starts a walk over dict d.
+func Items(d *Object) DictIter { return DictIter{d: d} }
+
+// Next returns the next key and value, or ok false at the end.
+func (it *DictIter) Next() (k, v *Object, ok bool) {
+	r := C.theus_dict_next(it.d.u(), it.pos)
+	if r.ok == 0 {
+		return nil, nil, false
+	}
+	it.pos = r.pos
+	return obj(r.k), obj(r.v), true
 }
 
 // DictItems returns the borrowed keys and values of dict d, in insertion order.

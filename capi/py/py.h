@@ -4,6 +4,8 @@
 #define THEUS_PY_H
 
 #define PY_SSIZE_T_CLEAN
+/* How many leading int arguments an entry point receives pre-read (see capi/module.c). */
+#define THEUS_INT_ARGS 6
 #include <Python.h>
 #include <stdint.h>
 

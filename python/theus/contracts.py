@@ -71,7 +71,7 @@ class ProcessSpec:
         for p in (*self.inputs, *self.outputs):
             seen.setdefault(p, None)
         object.__setattr__(self, "paths", tuple(seen))
-        object.__setattr__(self, "plan", _Plan(self.paths))
+        object.__setattr__(self, "plan", _Plan(self.paths, self.name))
         object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
         counts: dict[str, int] = {}
         for out in self.outputs:
@@ -126,8 +126,8 @@ class _Plan:
 
     __slots__ = ("h",)
 
-    def __init__(self, paths: tuple[str, ...]) -> None:
-        self.h = _core.plan_new(paths)
+    def __init__(self, paths: tuple[str, ...], name: str) -> None:
+        self.h = _core.plan_new(paths, name)
 
     def __del__(self) -> None:
         h, self.h = self.h, None

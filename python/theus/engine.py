@@ -69,6 +69,7 @@ class TheusEngine:
         self._strict = bool(strict_cas)
         self._retries = retries
         self._processes: dict[str, ProcessSpec] = {}
+        self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
         self.last_run: RunResult | None = None
         self.relay_errors: list[BaseException] = []
         self._relay: tuple[threading.Thread, threading.Event] | None = None
@@ -84,7 +85,15 @@ class TheusEngine:
                 f"{getattr(fn, '__name__', fn)!r} is not a process; decorate it with @theus.process(...)"
             )
         self._check_roots(spec)
+        old = self._processes.get(spec.name)
+        if old is not None:
+            self._lookup.pop(old.fn, None)
         self._processes[spec.name] = spec
+        self._lookup[spec.name] = spec
+        try:
+            self._lookup[spec.fn] = spec
+        except TypeError:  # an unhashable callable: found by name only
+            pass
         return fn
 
     def _check_roots(self, spec: ProcessSpec) -> None:
@@ -161,12 +170,7 @@ class TheusEngine:
     def execute(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process: snapshot, call it with its restricted context, commit its return
         value with compare-and-swap (re-running it on conflicts), and return that value."""
-        if type(fn_or_name) is str:
-            spec = self._processes.get(fn_or_name)
-        else:
-            spec = getattr(fn_or_name, "__theus_process__", None)
-            if spec is not None and self._processes.get(spec.name) is not spec:
-                spec = None
+        spec = self._lookup.get(fn_or_name)
         if spec is None:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         if spec.is_async:
@@ -197,7 +201,7 @@ class TheusEngine:
             if not updates:
                 return result
             try:
-                state_commit(h, version, updates, plan, spec.name, self._strict)
+                state_commit(h, version, updates, plan, None, self._strict)
                 return result
             except TransactionError:
                 if attempt >= (self._retries if spec.retries is None else spec.retries):
@@ -224,7 +228,7 @@ class TheusEngine:
             if not updates:
                 return result
             try:
-                state_commit(h, version, updates, spec.plan.h, spec.name, self._strict)
+                state_commit(h, version, updates, spec.plan.h, None, self._strict)
                 return result
             except TransactionError:
                 if attempt >= retries:

@@ -24,10 +24,7 @@ class Outbox:
     process's update, in order, and vanish with a failed or retried attempt (each attempt gets
     a new buffer). They are delivered by ``engine.process_outbox()`` or a relay."""
 
-    __slots__ = ("_msgs",)
-
-    def __init__(self) -> None:
-        self._msgs: list[OutboxMsg] | None = None
+    _msgs: list[OutboxMsg] | None = None  # set on the first add: creating a buffer stays cheap
 
     def add(self, msg: OutboxMsg | str, payload: Any = None) -> None:
         """Queue ``OutboxMsg(topic, payload)``, or ``add(topic, payload)``."""
