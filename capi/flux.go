@@ -176,14 +176,39 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	return result(py.NewStrTuple(trace.Executed))
 }
 
-// recordTrace appends (executed, entries) to the caller's list, kept even when the run failed.
-// A Python exception already set by the run is preserved while the trace is built.
+// recordTrace appends a handle to the run's trace to the caller's list, also when the run
+// failed; the trace is converted to Python objects only if someone reads it (flux_trace). A
+// Python exception already set by the run is preserved.
 func recordTrace(sink *py.Object, trace *flux.Trace) error {
 	if trace == nil {
 		return nil
 	}
 	saved := py.FetchError()
 	defer py.RestoreError(saved)
+	h := newHandle(trace)
+	if h == nil {
+		return py.ErrPython
+	}
+	defer h.DecRef()
+	if !py.Append(sink, h) {
+		dropHandle(h)
+		return errors.New("flux: cannot record the trace")
+	}
+	return nil
+}
+
+//export go_flux_trace
+func go_flux_trace(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	_, c, err := newCall("flux_trace", args, n, ints, ok, 1)
+	if err != nil {
+		return fail(err)
+	}
+	trace, err := handle[*flux.Trace](c, 0)
+	if err != nil {
+		return fail(err)
+	}
 	entries := make([]*py.Object, len(trace.Entries))
 	for i, e := range trace.Entries {
 		entries[i] = py.NewTuple(py.NewStr(e.Step), py.NewStr(e.Kind), py.NewStr(e.Pos.File),
@@ -191,15 +216,7 @@ func recordTrace(sink *py.Object, trace *flux.Trace) error {
 			py.NewFloat(float64(e.Start.UnixNano())/1e9), py.NewFloat(e.Duration.Seconds()),
 			py.NewStr(e.Outcome), py.NewUint(e.VersionBefore), py.NewUint(e.VersionAfter))
 	}
-	item := py.NewTuple(py.NewStrTuple(trace.Executed), py.NewList(entries), py.NewInt(int64(trace.Dropped)))
-	if item == nil {
-		return py.ErrPython
-	}
-	defer item.DecRef()
-	if !py.Append(sink, item) {
-		return errors.New("flux: cannot record the trace")
-	}
-	return nil
+	return result(py.NewTuple(py.NewStrTuple(trace.Executed), py.NewList(entries), py.NewInt(int64(trace.Dropped))))
 }
 
 //export go_flux_free
@@ -209,7 +226,7 @@ func go_flux_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := handle[*flux.Workflow](c, 0); err != nil {
+	if _, err := handle[any](c, 0); err != nil {
 		return fail(err)
 	}
 	dropHandle(a[0])

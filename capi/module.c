@@ -79,6 +79,7 @@ RELEASE_ENTRY(plan_free)
 ENTRY(flux_parse)
 ENTRY(flux_check)
 ENTRY(flux_run)
+ENTRY(flux_trace)
 RELEASE_ENTRY(flux_free)
 
 #define M(name, doc) {#name, (PyCFunction)(void (*)(void))m_##name, METH_FASTCALL, doc}
@@ -104,8 +105,9 @@ static PyMethodDef core_methods[] = {
     M(runtime_stats, "runtime_stats() -> dict of process-wide counters"),
     M(flux_parse, "flux_parse(source, file) -> (workflow handle, name, description, process names)"),
     M(flux_check, "flux_check(workflow, names): FluxError unless every process name is known"),
-    M(flux_run, "flux_run(workflow, state, runner, budget, sink) -> executed names; sink gets the trace"),
-    M(flux_free, "flux_free(workflow): drop a parsed workflow"),
+    M(flux_run, "flux_run(workflow, state, runner, budget, sink) -> executed names; sink gets a trace handle"),
+    M(flux_trace, "flux_trace(trace) -> (executed names, entries, dropped) of a finished run"),
+    M(flux_free, "flux_free(handle): drop a parsed workflow or a run's trace"),
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS, "marks this process as a forked child"},
     {NULL, NULL, 0, NULL},
 };

@@ -33,13 +33,52 @@ class TraceEntry(NamedTuple):
     version_after: int
 
 
-class RunResult(NamedTuple):
-    """A run's executed process names in order, its trace, and how many trace entries were
-    dropped beyond the cap (10,000)."""
+class RunResult:
+    """A run's record: ``executed`` process names in order, its ``trace`` (a list of
+    :class:`TraceEntry`) and how many entries were ``dropped`` beyond the cap (10,000). The
+    trace is kept in the core and converted to Python objects when first read."""
 
-    executed: tuple[str, ...]
-    trace: list[TraceEntry]
-    dropped: int
+    __slots__ = ("_h", "_data")
+
+    def __init__(self, handle: int) -> None:
+        self._h = handle
+        self._data: tuple[tuple[str, ...], list[TraceEntry], int] | None = None
+
+    def _load(self) -> tuple[tuple[str, ...], list[TraceEntry], int]:
+        if self._data is None:
+            executed, entries, dropped = _core.flux_trace(self._h)
+            self._data = (executed, [TraceEntry(*e) for e in entries], dropped)
+            self._free()
+        return self._data
+
+    @property
+    def executed(self) -> tuple[str, ...]:
+        """The process names run, in order (including a step that failed)."""
+        return self._load()[0]
+
+    @property
+    def trace(self) -> list[TraceEntry]:
+        """One entry per process step and per condition evaluation, in order."""
+        return self._load()[1]
+
+    @property
+    def dropped(self) -> int:
+        """Entries not kept because the trace reached its cap."""
+        return self._load()[2]
+
+    def _free(self) -> None:
+        h, self._h = self._h, None
+        if h is not None and _core is not None:
+            _core.flux_free(h)
+
+    def __del__(self) -> None:
+        try:
+            self._free()
+        except Exception:  # interpreter shutdown: the module may be gone
+            pass
+
+    def __repr__(self) -> str:
+        return f"<theus.RunResult executed={len(self.executed)} entries={len(self.trace)}>"
 
 
 def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
@@ -94,9 +133,7 @@ class Workflow:
             return _core.flux_run(self._h, engine._state._handle(), engine.execute, budget, sink)
         finally:
             if sink:
-                executed, entries, dropped = sink[0]
-                self.last_run = RunResult(executed, [TraceEntry(*e) for e in entries], dropped)
-                engine.last_run = self.last_run
+                self.last_run = engine.last_run = RunResult(sink[0])
 
     def __del__(self) -> None:
         h, self._h = getattr(self, "_h", None), None
