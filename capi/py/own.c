@@ -1,5 +1,7 @@
 #include "py.h"
 
+#include <string.h>
+
 PyObject *(*theus_view_unwrap)(PyObject *v) = NULL;
 
 static int is_immutable_scalar(PyObject *v) {
@@ -8,6 +10,14 @@ static int is_immutable_scalar(PyObject *v) {
 }
 
 static PyObject *own(PyObject *v);
+
+/* is_ndarray reports whether v is a numpy array (or subclass), without importing numpy. */
+static int is_ndarray(PyObject *v) {
+    for (PyTypeObject *tp = Py_TYPE(v); tp != NULL; tp = tp->tp_base) {
+        if (strcmp(tp->tp_name, "numpy.ndarray") == 0) return 1;
+    }
+    return 0;
+}
 
 static PyObject *own_list(PyObject *v) {
     Py_ssize_t n = PyList_GET_SIZE(v);
@@ -89,6 +99,8 @@ static PyObject *own(PyObject *v) {
     else if (PyDict_Check(v)) out = own_dict(v);
     else if (PyAnySet_Check(v)) out = PyFrozenSet_New(v);
     else if (PyByteArray_Check(v)) out = PyByteArray_FromObject(v);
+    else if (PyMemoryView_Check(v)) out = PyObject_CallMethod(v, "tobytes", NULL);
+    else if (is_ndarray(v)) out = PyObject_CallMethod(v, "copy", NULL); /* the heavy zone shares */
     else { Py_INCREF(v); out = v; }
     Py_LeaveRecursiveCall();
     return out;

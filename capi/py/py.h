@@ -53,9 +53,10 @@ static inline void theus_raise_call(PyObject *cls, PyObject *args, PyObject *kwa
 #endif
 
 /* theus_own returns a new reference to a private copy of v for committing into state: plain
-   containers (list, tuple, dict, set, bytearray) are copied recursively so the writer cannot
-   change committed data afterwards; immutable values and read-only views are shared; other
-   objects are stored by reference. NULL with an exception set on failure (too deep, cyclic). */
+   containers (list, tuple, dict, set, bytearray) are copied recursively, numpy arrays copied,
+   memoryviews copied to bytes, so the writer cannot change committed data afterwards;
+   immutable values and read-only views are shared; other objects are stored by reference.
+   NULL with an exception set on failure (too deep, cyclic). */
 PyObject *theus_own(PyObject *v);
 
 /* theus_view_unwrap, when set, returns the borrowed object behind a theus read-only view or

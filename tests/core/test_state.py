@@ -271,3 +271,17 @@ def test_errors_are_theus_errors():
                 theus.ContractViolationError, theus.FluxError, theus.InternalError):
         assert issubclass(cls, TheusError)
     assert issubclass(theus.ContextError, AttributeError) and issubclass(theus.ContextError, TypeError)
+
+
+def test_committed_arrays_and_buffers_are_copies():
+    np = pytest.importorskip("numpy")
+    arr = np.arange(4)
+    buf = bytearray(b"abc")
+    s = State({"domain": {"arr": arr, "buf": buf, "mv": memoryview(bytearray(b"xy"))}})
+    arr[0] = 99
+    buf[0] = ord("z")
+    view = s.get("domain.arr")
+    assert view.tolist() == [0, 1, 2, 3]
+    assert not view.flags.writeable
+    assert bytes(s.get("domain.buf")) == b"abc"
+    assert s.get("domain.mv") == b"xy"
