@@ -165,7 +165,7 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 	default:
 		i := sort.Search(len(s.pinned), func(i int) bool { return s.pinned[i].version >= v })
 		if i == len(s.pinned) || s.pinned[i].version != v {
-			return nil, &VersionError{Requested: v, Current: h.version, Msg: "is not retained (raise KeepVersions or hold a snapshot)"}
+			return nil, &VersionError{Requested: v, Current: h.version, Msg: "is not retained (keep more versions, or hold a snapshot of it)"}
 		}
 		r = s.pinned[i]
 	}

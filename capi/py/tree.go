@@ -6,6 +6,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/theus-dev/theus/kernel"
@@ -138,11 +139,28 @@ func conflictMessage(e *kernel.ConflictError) string {
 	if len(e.Paths) == 0 {
 		return fmt.Sprintf("commit rejected: the state moved from version %d to %d since the writer read it (strict check); re-read and retry", e.Expected, e.Actual)
 	}
-	return fmt.Sprintf("commit rejected: %v changed between version %d (read) and %d (now); re-read and retry", e.Paths, e.Expected, e.Actual)
+	return fmt.Sprintf("commit rejected: %s changed between version %d (read) and %d (now); re-read and retry", strings.Join(e.Paths, ", "), e.Expected, e.Actual)
+}
+
+// pathHints completes kernel path errors with what to do about them.
+var pathHints = map[string]string{
+	kernel.CodeEmpty:      `write a dotted path such as "domain.counter"`,
+	kernel.CodeMalformed:  `write a dotted path such as "domain.counter"`,
+	kernel.CodeNotFound:   "check the spelling, or read with get(path, default)",
+	kernel.CodeNotABranch: "a leaf value has no children; write the leaf itself, or make it a dict",
+	kernel.CodeOverlap:    "write the parent or the child, not both",
+}
+
+func pathMessage(e *kernel.PathError) string {
+	msg := fmt.Sprintf("path %q: %s", e.Path, e.Msg)
+	if hint, ok := pathHints[e.Code]; ok {
+		msg += " (" + hint + ")"
+	}
+	return msg
 }
 
 func raisePath(e *kernel.PathError) {
-	msg := NewStr(e.Error())
+	msg := NewStr(pathMessage(e))
 	p := NewStr(e.Path)
 	code := NewStr(e.Code)
 	args := NewTuple(msg, p, code)
@@ -164,7 +182,12 @@ func setKernelError(err error) bool {
 	}
 	var ve *kernel.VersionError
 	if errors.As(err, &ve) {
-		raise(excTransaction, ve.Error())
+		raise(excTransaction, fmt.Sprintf("version %d %s; the current version is %d", ve.Requested, ve.Msg, ve.Current))
+		return true
+	}
+	var closed *kernel.ClosedError
+	if errors.As(err, &closed) {
+		raise(excArgument, "the state is closed")
 		return true
 	}
 	return false
