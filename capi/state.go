@@ -16,6 +16,16 @@ type (
 	snapshot = kernel.Snapshot[*py.Object]
 )
 
+// stateCall is newCall for the entry points whose first argument is a state handle.
+func stateCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, want int) ([]*py.Object, *call, *state, error) {
+	a, c, err := newCall(name, args, n, ints, ok, want)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := handle[*state](c, 0)
+	return a, c, st, err
+}
+
 func newHandle(v any) *py.Object { return py.NewUint(uint64(cgo.NewHandle(v))) }
 
 func dropHandle(o *py.Object) {
@@ -69,11 +79,7 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 func go_state_close(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("state_close", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	a, _, st, err := stateCall("state_close", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -86,11 +92,7 @@ func go_state_close(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (re
 func go_state_version(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_version", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, _, st, err := stateCall("state_version", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -122,11 +124,7 @@ func lookupValue(snap *snapshot, pathArg *py.Object, allowRoot bool) unsafe.Poin
 func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("state_get", args, n, ints, ok, 2)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	a, _, st, err := stateCall("state_get", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -139,11 +137,7 @@ func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("state_commit", args, n, ints, ok, 6)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	a, c, st, err := stateCall("state_commit", args, n, ints, ok, 6)
 	if err != nil {
 		return fail(err)
 	}
@@ -233,11 +227,7 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_snapshot", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, _, st, err := stateCall("state_snapshot", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -249,11 +239,7 @@ func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) 
 func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_at", args, n, ints, ok, 2)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, c, st, err := stateCall("state_at", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -272,11 +258,7 @@ func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 func go_state_history(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_history", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, _, st, err := stateCall("state_history", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -293,11 +275,7 @@ func go_state_history(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (
 func go_state_diff(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_diff", args, n, ints, ok, 3)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, c, st, err := stateCall("state_diff", args, n, ints, ok, 3)
 	if err != nil {
 		return fail(err)
 	}
@@ -427,11 +405,7 @@ func go_snapshot_release(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint
 func go_state_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, err := newCall("state_stats", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	_, _, st, err := stateCall("state_stats", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -453,11 +427,7 @@ func go_runtime_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (
 func go_state_begin(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("state_begin", args, n, ints, ok, 3)
-	if err != nil {
-		return fail(err)
-	}
-	st, err := handle[*state](c, 0)
+	a, c, st, err := stateCall("state_begin", args, n, ints, ok, 3)
 	if err != nil {
 		return fail(err)
 	}

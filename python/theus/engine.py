@@ -192,16 +192,8 @@ class TheusEngine:
             box = Outbox() if effect else None
             version, ctx = state_begin(h, plan, {"outbox": box} if effect else None)
             result = spec.fn(ctx, **kwargs)
-            if spec.single is not None and result is not None and type(result) is not StateUpdate:
-                updates: dict[str, Any] | None = {spec.single: result}
-            else:
-                updates = spec.map_outputs(result)
-            if box is not None and box._msgs:
-                updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
-            if not updates:
-                return result
             try:
-                state_commit(h, version, updates, plan, None, self._strict)
+                self._commit(h, spec, version, result, box)
                 return result
             except TransactionError:
                 if attempt >= (self._retries if spec.retries is None else spec.retries):
@@ -222,19 +214,26 @@ class TheusEngine:
             result = spec.fn(ctx, **kwargs)
             if spec.is_async:
                 result = await result
-            updates = spec.map_outputs(result)
-            if box is not None and box._msgs:
-                updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
-            if not updates:
-                return result
             try:
-                state_commit(h, version, updates, spec.plan.h, None, self._strict)
+                self._commit(h, spec, version, result, box)
                 return result
             except TransactionError:
                 if attempt >= retries:
                     raise
             attempt += 1
             await asyncio.sleep(_delay(attempt))
+
+    def _commit(self, h: int, spec: ProcessSpec, version: int, result: Any, box: Outbox | None) -> None:
+        """Commit one attempt's return value and outbox messages (TransactionError when the
+        state moved under it); nothing to write commits nothing."""
+        if spec.single is not None and result is not None and type(result) is not StateUpdate:
+            updates: dict[str, Any] | None = {spec.single: result}
+        else:
+            updates = spec.map_outputs(result)
+        if box is not None and box._msgs:
+            updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
+        if updates:
+            state_commit(h, version, updates, spec.plan.h, None, self._strict)
 
     # --- outbox -----------------------------------------------------------------------
 
