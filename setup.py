@@ -34,7 +34,7 @@ class GoBuildExt(build_ext):
         env["CGO_ENABLED"] = "1"
         env["CGO_CFLAGS"] = f"-I{include} -O2 -g0"
         ldflags = f"-s -w -extldflags=-Wl,--version-script={ROOT / 'capi' / 'exports.map'}"
-        cmd = [find_go(), "build", "-buildmode=c-shared", "-trimpath", f"-ldflags={ldflags}", "-o", str(out), "./capi"]
+        cmd = [find_go(), "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", f"-ldflags={ldflags}", "-o", str(out), "./capi"]
         self.announce(" ".join(cmd), level=2)
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
         header = out.with_suffix(".h")  # go writes a C header beside the library; not shipped

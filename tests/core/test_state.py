@@ -285,3 +285,20 @@ def test_committed_arrays_and_buffers_are_copies():
     assert not view.flags.writeable
     assert bytes(s.get("domain.buf")) == b"abc"
     assert s.get("domain.mv") == b"xy"
+
+
+def test_a_go_panic_becomes_internal_error_and_the_interpreter_survives():
+    from theus import _core
+
+    with pytest.raises(theus.InternalError, match="internal error"):
+        _core.state_get(987_654_321, "domain.x")  # a handle that was never issued
+    s = State({"domain": {"x": 1}})
+    assert s.get("domain.x") == 1  # still fully usable
+
+
+@pytest.mark.parametrize("args", [(), (1, 2, 3, 4, 5, 6, 7), ("h", "p")])
+def test_private_entry_points_reject_bad_arguments(args):
+    from theus import _core
+
+    with pytest.raises(theus.TheusError):
+        _core.state_get(*args)
