@@ -101,3 +101,19 @@ def test_many_commits_leave_nothing_pending():
     stats = s.stats()
     assert stats["pending_release"] == 0
     assert stats["live_snapshots"] == 0
+
+
+def test_large_commits_release_through_the_pending_queue_before_returning():
+    # 40 paths: the commit runs with the GIL released, so replaced values are queued and
+    # applied when the GIL is back, still inside the same call
+    objs = {f"domain.p{i}": Payload(i) for i in range(40)}
+    refs = [weakref.ref(o) for o in objs.values()]
+    s = State({"domain": {}})
+    s.compare_and_swap(0, objs)
+    del objs
+    assert all(r() is not None for r in refs)
+    s.compare_and_swap(1, {f"domain.p{i}": i for i in range(40)})
+    assert all(r() is None for r in refs)
+    from theus import _core
+
+    assert _core.runtime_stats()["pending_decrefs"] == 0
