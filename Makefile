@@ -9,7 +9,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
 PURE := ./kernel/... ./flux/...
 DEB := python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-pytest \
-       python3-numpy python3-hypothesis gcc
+       python3-numpy python3-hypothesis python3-ipykernel python3-nbclient python3-nbformat gcc
 
 .PHONY: help deps build test test-go test-py bench demo check-boundary fmt clean wheel-check
 
