@@ -12,7 +12,6 @@
 /* Hot helpers take objects as uintptr_t: cgo checks every pointer argument for Go pointers
    (about 20 ns each) and these are never Go pointers. */
 #define THEUS_OBJ(u) ((PyObject *)(u))
-static inline void theus_incref(PyObject *o) { Py_INCREF(o); }
 static inline void theus_decref(PyObject *o) { Py_DECREF(o); }
 static inline void theus_incref_u(uintptr_t o) { Py_INCREF(THEUS_OBJ(o)); }
 static inline void theus_decref_u(uintptr_t o) { Py_DECREF(THEUS_OBJ(o)); }
@@ -26,12 +25,10 @@ static inline PyObject *theus_tuple2_u(uintptr_t a, uintptr_t b) { /* steals a a
     PyTuple_SET_ITEM(t, 1, THEUS_OBJ(b));
     return t;
 }
-static inline void theus_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *theus_none(void) { Py_INCREF(Py_None); return Py_None; }
 static inline PyObject *theus_bool(int v) { PyObject *r = v ? Py_True : Py_False; Py_INCREF(r); return r; }
 static inline Py_ssize_t theus_tuple_size(PyObject *o) { return PyTuple_GET_SIZE(o); }
 static inline PyObject *theus_tuple_item(PyObject *o, Py_ssize_t i) { return PyTuple_GET_ITEM(o, i); }
-static inline PyObject *theus_arg(PyObject *const *args, Py_ssize_t i) { return args[i]; }
 static inline const char *theus_type_name(PyObject *o) { return Py_TYPE(o)->tp_name; }
 
 /* theus_set_error raises cls(msg). */
@@ -100,13 +97,6 @@ static inline int theus_as_i64(PyObject *o, long long *out) {
     if (v == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
     *out = v;
     return 1;
-}
-
-/* theus_utf8 returns the UTF-8 text of a str (length in *len), or NULL: with an exception set
-   when encoding failed, without one when o is not a str. */
-static inline const char *theus_utf8(PyObject *o, Py_ssize_t *len) {
-    if (!PyUnicode_Check(o)) return NULL;
-    return PyUnicode_AsUTF8AndSize(o, len);
 }
 
 /* theus_prepare classifies a value being committed: it returns 1 and sets *dict (borrowed) when
