@@ -106,7 +106,9 @@ static inline int theus_prepare(PyObject *v, PyObject **dict, PyObject **leaf) {
     PyObject *inner = theus_unwrap(v);
     if (inner != NULL) v = inner;
     if (PyDict_Check(v)) { *dict = v; return 1; }
+    Py_INCREF(v); /* copying may run user code (a __hash__) that drops the caller's reference */
     *leaf = theus_own(v);
+    Py_DECREF(v);
     return *leaf == NULL ? -1 : 0;
 }
 
@@ -133,6 +135,13 @@ static inline theus_item theus_dict_next(uintptr_t d, Py_ssize_t pos) {
     it.ok = PyDict_Next(THEUS_OBJ(d), &pos, &it.k, &it.v);
     it.pos = pos;
     return it;
+}
+typedef struct { PyObject *k, *v; } theus_pair;
+/* theus_pair_at reads item i of a list of (key, value) tuples such as PyDict_Items returns. */
+static inline theus_pair theus_pair_at(uintptr_t items, Py_ssize_t i) {
+    PyObject *t = PyList_GET_ITEM(THEUS_OBJ(items), i);
+    theus_pair p = {PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1)};
+    return p;
 }
 typedef struct { PyObject *dict, *leaf; int kind; } theus_prepared;
 static inline theus_prepared theus_prepare_value(uintptr_t v) {

@@ -29,14 +29,20 @@ func ToNode(v *Object) (*Node, error) {
 	case -1:
 		return nil, ErrPython
 	}
-	dict := r.dict
-	keys, vals := DictItems(obj(dict))
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		s, err := Str(k)
+	// A snapshot of the items holds every key and value while children convert: converting
+	// one may run user code (a __hash__) that changes the dict.
+	items := C.PyDict_Items(r.dict)
+	if items == nil {
+		return nil, ErrPython
+	}
+	defer C.theus_decref(items)
+	n := int(C.theus_list_size(items))
+	names := make([]string, n)
+	for i := range names {
+		s, err := Str(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).k))
 		if err != nil { // a non-str (or unencodable) key: the dict is one leaf
 			C.PyErr_Clear()
-			c := C.theus_own(dict)
+			c := C.theus_own(r.dict)
 			if c == nil {
 				return nil, ErrPython
 			}
@@ -44,10 +50,9 @@ func ToNode(v *Object) (*Node, error) {
 		}
 		names[i] = s
 	}
-	// the borrowed items stay alive: the dict is held by the caller for the whole call
-	children := make(map[string]*Node, len(names))
+	children := make(map[string]*Node, n)
 	for i, name := range names {
-		c, err := ToNode(vals[i])
+		c, err := ToNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v))
 		if err != nil {
 			for _, done := range children {
 				FreeNode(done)

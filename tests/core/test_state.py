@@ -302,3 +302,21 @@ def test_private_entry_points_reject_bad_arguments(args):
 
     with pytest.raises(theus.TheusError):
         _core.state_get(*args)
+
+
+def test_values_whose_hash_mutates_the_update_dict_commit_safely():
+    updates: dict = {}
+
+    class Sneaky:
+        def __hash__(self):
+            updates.clear()  # runs while theus copies the set below
+            return 1
+
+        def __eq__(self, other):
+            return self is other
+
+    updates["domain.s"] = {Sneaky(), 2}
+    updates["domain.t"] = [1]
+    s = State({"domain": {}})
+    s.compare_and_swap(0, updates)
+    assert len(s.get("domain.s")) == 2
