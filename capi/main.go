@@ -42,7 +42,7 @@ func go_module_init(module unsafe.Pointer) (status C.int) {
 	if !initViews(py.FromPtr(module)) {
 		return -1
 	}
-	if !py.InitDelete(py.FromPtr(module)) {
+	if !py.InitDelete() {
 		return -1
 	}
 	return 0

@@ -97,6 +97,20 @@ type Raiser interface {
 	Raise()
 }
 
+// kindError is a Go error raised as a chosen theus exception class.
+type kindError struct {
+	kind ErrorKind
+	msg  string
+}
+
+func (e *kindError) Error() string     { return e.msg }
+func (e *kindError) PyKind() ErrorKind { return e.kind }
+
+// Errorf returns an error that SetError raises as the exception class of kind.
+func Errorf(kind ErrorKind, format string, a ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, a...)}
+}
+
 // PythonError carries an exception already set by Python code (a user's process raised, a
 // conversion failed). SetError leaves that exception in place, unchanged.
 type PythonError struct{}

@@ -22,6 +22,9 @@ type Node = kernel.Node[*Object]
 // (theus_own). The returned tree owns its references; FreeNode drops them when the commit
 // does not happen.
 func ToNode(v *Object) (*Node, error) {
+	if v == deleteMarker {
+		return nil, Errorf(KindArgument, "theus.DELETE removes a path: write it as a path's whole new value, not inside a value")
+	}
 	r := C.theus_prepare_value(v.u())
 	switch r.kind {
 	case 0:
@@ -151,7 +154,7 @@ func conflictMessage(e *kernel.ConflictError) string {
 var pathHints = map[string]string{
 	kernel.CodeEmpty:      `write a dotted path such as "domain.counter"`,
 	kernel.CodeMalformed:  `write a dotted path such as "domain.counter"`,
-	kernel.CodeNotFound:   "check the spelling, or read with get(path, default)",
+	kernel.CodeNotFound:   "check the spelling",
 	kernel.CodeNotABranch: "a leaf value has no children; write the leaf itself, or make it a dict",
 	kernel.CodeOverlap:    "write the parent or the child, not both",
 }
@@ -205,16 +208,23 @@ func SetUnwrap(fn unsafe.Pointer) {
 
 var deleteMarker *Object
 
-// InitDelete creates theus._core.DELETE, the value that removes a path when written.
-func InitDelete(module *Object) bool {
-	m := C.PyObject_CallNoArgs((*C.PyObject)(unsafe.Pointer(&C.PyBaseObject_Type)))
+// InitDelete takes theus.markers.DELETE, the value that removes a path when written.
+func InitDelete() bool {
+	name := C.CString("theus.markers")
+	defer C.free(unsafe.Pointer(name))
+	mod := C.PyImport_ImportModule(name)
+	if mod == nil {
+		return false
+	}
+	defer C.theus_decref(mod)
+	attr := C.CString("DELETE")
+	defer C.free(unsafe.Pointer(attr))
+	m := C.PyObject_GetAttrString(mod, attr)
 	if m == nil {
 		return false
 	}
-	deleteMarker = obj(m)
-	name := C.CString("DELETE")
-	defer C.free(unsafe.Pointer(name))
-	return C.PyModule_AddObjectRef(module.c(), name, m) == 0
+	deleteMarker = obj(m) // kept for the life of the process
+	return true
 }
 
 // Delete is the DELETE marker (borrowed).

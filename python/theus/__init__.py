@@ -18,6 +18,7 @@ from .errors import (
     TransactionError,
 )
 from . import _core
+from .markers import DELETE
 from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
 from .contracts import StateUpdate, process
@@ -28,6 +29,7 @@ from .workflow import RunResult, TraceEntry, Workflow
 __version__ = "0.1.0"
 
 __all__ = [
+    "DELETE",
     "TheusEngine",
     "process",
     "StateUpdate",

@@ -3,8 +3,6 @@ the functions are the engine's private entry points."""
 
 from typing import Any, Iterator, Mapping, Sequence, overload
 
-DELETE: object
-
 class FrozenDict(Mapping[str, Any]):
     """A read-only view of a committed dict; nested values come back read-only too."""
 

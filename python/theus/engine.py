@@ -19,6 +19,7 @@ from . import _core
 from ._core import state_begin, state_commit
 from .contracts import ProcessSpec, StateUpdate, spec_of
 from .outbox import Outbox, OutboxMsg, message_writes, next_stamp
+from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .state import Change, CommitRecord, Snapshot, State
 from .workflow import RunResult, Workflow
@@ -250,7 +251,7 @@ class TheusEngine:
             msgs = [(k, queued[k]) for k in keys]
         for key, raw in msgs:
             handler(OutboxMsg(raw["topic"], _thaw(raw["payload"])))
-            self._state.update({f"outbox.{key}": _core.DELETE}, author="outbox")
+            self._state.update({f"outbox.{key}": DELETE}, author="outbox")
             delivered += 1
         return delivered
 

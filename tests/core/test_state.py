@@ -318,3 +318,17 @@ def test_user_code_run_while_copying_cannot_free_the_value_being_copied():
     s.compare_and_swap(0, updates)
     assert updates == {}  # the copy really ran the user code
     assert s.get("domain.a").tolist() == [0, 1, 2]
+
+
+def test_delete_removes_a_path_and_its_subtree(state):
+    from theus import DELETE
+
+    state.compare_and_swap(0, {"domain.user": DELETE, "domain.x": 5})
+    assert state.get("domain").to_dict() == {"x": 5}
+    assert state.history()[-1].paths == ("domain.user", "domain.x")
+    with pytest.raises(PathError, match="domain.user") as info:
+        state.compare_and_swap(1, {"domain.user": DELETE})
+    assert info.value.code == "not_found"
+    with pytest.raises(ArgumentError, match="DELETE"):
+        state.compare_and_swap(1, {"domain.y": {"inner": DELETE}})
+    assert state.version == 1

@@ -393,3 +393,14 @@ def test_declared_but_absent_inputs_read_as_absent_not_undeclared(engine):
     engine.execute(first_time)
     assert seen == {"in": False, "get": 5}
     assert engine.state.domain.maybe == 1
+
+
+def test_a_process_can_delete_an_output(engine):
+    from theus import DELETE
+
+    @process(inputs=["domain.user"], outputs=["domain.user"])
+    def forget(ctx):
+        return DELETE
+    engine.execute(forget)
+    assert "user" not in engine.state.domain
+    assert engine.state.domain.counter == 0
