@@ -107,3 +107,16 @@ static PyObject *own(PyObject *v) {
 }
 
 PyObject *theus_own(PyObject *v) { return own(v); }
+
+PyObject *theus_dict_build(const char *names, const Py_ssize_t *offs, const uintptr_t *vals, Py_ssize_t n) {
+    PyObject *d = _PyDict_NewPresized(n);
+    if (d == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyUnicode_FromStringAndSize(names + offs[i], offs[i + 1] - offs[i]);
+        if (k == NULL) { Py_DECREF(d); return NULL; }
+        int rc = PyDict_SetItem(d, k, (PyObject *)vals[i]);
+        Py_DECREF(k);
+        if (rc < 0) { Py_DECREF(d); return NULL; }
+    }
+    return d;
+}

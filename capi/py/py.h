@@ -56,6 +56,11 @@ static inline void theus_raise_call(PyObject *cls, PyObject *args, PyObject *kwa
    NULL with an exception set on failure (too deep, cyclic). */
 PyObject *theus_own(PyObject *v);
 
+/* theus_dict_build returns a new dict of n items: key i is the UTF-8 text
+   names[offs[i]:offs[i+1]], value i the object vals[i] (borrowed). One call builds
+   a branch's dict. */
+PyObject *theus_dict_build(const char *names, const Py_ssize_t *offs, const uintptr_t *vals, Py_ssize_t n);
+
 /* theus_view_unwrap, when set, returns the borrowed object behind a theus read-only view or
    NULL when v is not one. Set once at module init. */
 extern PyObject *(*theus_view_unwrap)(PyObject *v);

@@ -95,23 +95,47 @@ func Materialize(n *Node) (*Object, error) {
 	if m, ok := n.Memo(); ok {
 		return m.IncRef(), nil
 	}
-	d := NewDict()
-	if d == nil {
-		return nil, ErrPython
-	}
+	// Gather the names into one buffer and the values into one array (leaves borrowed, the
+	// caller's snapshot keeps them alive; sub-branches as new references), then build the
+	// dict in a single C call.
+	count := n.Len()
+	names := make([]byte, 0, count*8)
+	offs := make([]C.Py_ssize_t, 1, count+1)
+	vals := make([]uintptr, 0, count)
+	var built []*Object
+	defer func() {
+		for _, o := range built {
+			o.DecRef()
+		}
+	}()
 	var err error
 	n.Range(func(name string, c *Node) bool {
-		var v *Object
-		if v, err = Materialize(c); err != nil {
-			return false
+		v := c.Value()
+		if !c.IsLeaf() {
+			if v, err = Materialize(c); err != nil {
+				return false
+			}
+			built = append(built, v)
 		}
-		err = SetItemStr(d, name, v)
-		v.DecRef()
-		return err == nil
+		names = append(names, name...)
+		offs = append(offs, C.Py_ssize_t(len(names)))
+		vals = append(vals, uintptr(unsafe.Pointer(v)))
+		return true
 	})
 	if err != nil {
-		d.DecRef()
 		return nil, err
+	}
+	var namesPtr *C.char
+	var valsPtr *C.uintptr_t
+	if len(vals) > 0 {
+		valsPtr = (*C.uintptr_t)(unsafe.Pointer(&vals[0]))
+		if len(names) > 0 {
+			namesPtr = (*C.char)(unsafe.Pointer(&names[0]))
+		}
+	}
+	d := obj(C.theus_dict_build(namesPtr, &offs[0], valsPtr, C.Py_ssize_t(len(vals))))
+	if d == nil {
+		return nil, ErrPython
 	}
 	stored, ok := n.SetMemo(d)
 	if !ok { // another reader built it first
