@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 
 import pytest
 
@@ -96,10 +95,8 @@ def test_interrupt_stops_a_long_workflow_and_the_kernel_survives():
         client.execute_cell(nb.cells[0], 0)
         interrupter = threading.Timer(1.5, km.interrupt_kernel)
         interrupter.start()
-        started = time.monotonic()
-        client.execute_cell(nb.cells[1], 1)
+        client.execute_cell(nb.cells[1], 1)  # the client's timeout fails the test if it hangs
         interrupter.join()
-        assert time.monotonic() - started < 60
         client.execute_cell(nb.cells[2], 2)
     out = _stdout(nb.cells[1])
     assert out.startswith("interrupted at"), out
