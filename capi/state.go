@@ -103,6 +103,9 @@ func go_state_version(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (
 // With allowRoot, a None path stands for the root.
 func lookupValue(snap *snapshot, pathArg *py.Object, allowRoot bool) unsafe.Pointer {
 	node := snap.Root()
+	if node == nil { // the state was closed under this snapshot
+		return fail(&kernel.ClosedError{})
+	}
 	if !allowRoot || !py.IsNone(pathArg) {
 		p, err := path(pathArg)
 		if err != nil {

@@ -387,7 +387,13 @@ type Snapshot[V any] struct {
 func (sn *Snapshot[V]) Version() Version { return sn.rec.version }
 
 // Root returns the root branch of the snapshot.
-func (sn *Snapshot[V]) Root() *Node[V] { return sn.rec.root }
+// It returns nil after the State was closed (its values are released then).
+func (sn *Snapshot[V]) Root() *Node[V] {
+	if sn.s.closed.Load() {
+		return nil
+	}
+	return sn.rec.root
+}
 
 // Lookup returns the node at p in the snapshot (see Node.Lookup). It
 // returns *ClosedError after the State was closed.

@@ -332,3 +332,11 @@ def test_delete_removes_a_path_and_its_subtree(state):
     with pytest.raises(ArgumentError, match="DELETE"):
         state.compare_and_swap(1, {"domain.y": {"inner": DELETE}})
     assert state.version == 1
+
+
+def test_snapshot_of_a_closed_state_raises_instead_of_crashing():
+    s = State({"domain": {"a": 1}})
+    snap = s.snapshot()
+    s.close()
+    with pytest.raises(ArgumentError, match="closed"):
+        snap.to_dict()
