@@ -171,7 +171,10 @@ class TheusEngine:
     def execute(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process: snapshot, call it with its restricted context, commit its return
         value with compare-and-swap (re-running it on conflicts), and return that value."""
-        spec = self._lookup.get(fn_or_name)
+        try:
+            spec = self._lookup.get(fn_or_name)
+        except TypeError:  # unhashable: certainly not a process
+            spec = None
         if spec is None:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         if spec.is_async:
@@ -227,7 +230,7 @@ class TheusEngine:
     def _commit(self, h: int, spec: ProcessSpec, version: int, result: Any, box: Outbox | None) -> None:
         """Commit one attempt's return value and outbox messages (TransactionError when the
         state moved under it); nothing to write commits nothing."""
-        if spec.single is not None and result is not None and type(result) is not StateUpdate:
+        if spec.single is not None and result is not None and not isinstance(result, StateUpdate):
             updates: dict[str, Any] | None = {spec.single: result}
         else:
             updates = spec.map_outputs(result)

@@ -404,3 +404,16 @@ def test_a_process_can_delete_an_output(engine):
     engine.execute(forget)
     assert "user" not in engine.state.domain
     assert engine.state.domain.counter == 0
+
+
+def test_state_update_subclass_and_unhashable_argument(engine):
+    class MyUpdate(StateUpdate):
+        pass
+
+    @process(outputs=["domain.a"])
+    def sub(ctx):
+        return MyUpdate({"domain.a": 5})
+    engine.execute(sub)
+    assert engine.state.domain.a == 5
+    with pytest.raises(ContractViolationError, match="not a process"):
+        engine.execute([1])
