@@ -69,9 +69,7 @@ ENTRY(state_at)
 ENTRY(state_history)
 ENTRY(state_diff)
 ENTRY(state_stats)
-ENTRY(snapshot_version)
 ENTRY(snapshot_get)
-ENTRY(snapshot_resolve)
 RELEASE_ENTRY(snapshot_release)
 ENTRY(runtime_stats)
 ENTRY(plan_new)
@@ -98,9 +96,7 @@ static PyMethodDef core_methods[] = {
     M(state_history, "state_history(handle) -> list of (version, author, paths, unix_time)"),
     M(state_diff, "state_diff(handle, v1, v2) -> list of (kind, path, old, new)"),
     M(state_stats, "state_stats(handle) -> dict of bookkeeping counters"),
-    M(snapshot_version, "snapshot_version(snapshot) -> int"),
     M(snapshot_get, "snapshot_get(snapshot, path) -> read-only value at path"),
-    M(snapshot_resolve, "snapshot_resolve(snapshot, paths) -> dict path -> committed value for present paths"),
     M(snapshot_release, "snapshot_release(snapshot): unpin the snapshot's version"),
     M(runtime_stats, "runtime_stats() -> dict of process-wide counters"),
     M(flux_parse, "flux_parse(source, file) -> (workflow handle, name, description, process names)"),

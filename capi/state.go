@@ -334,21 +334,6 @@ func frozenNode(nd *py.Node) (*py.Object, error) {
 	return f, nil
 }
 
-//export go_snapshot_version
-func go_snapshot_version(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	py.Enter()
-	_, c, err := newCall("snapshot_version", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	snap, err := handle[*snapshot](c, 0)
-	if err != nil {
-		return fail(err)
-	}
-	return result(py.NewUint(snap.Version()))
-}
-
 //export go_snapshot_get
 func go_snapshot_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
@@ -362,29 +347,6 @@ func go_snapshot_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		return fail(err)
 	}
 	return lookupValue(snap, a[1], true)
-}
-
-//export go_snapshot_resolve
-func go_snapshot_resolve(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	py.Enter()
-	a, c, err := newCall("snapshot_resolve", args, n, ints, ok, 2)
-	if err != nil {
-		return fail(err)
-	}
-	snap, err := handle[*snapshot](c, 0)
-	if err != nil {
-		return fail(err)
-	}
-	paths, err := pathList(a[1])
-	if err != nil {
-		return fail(err)
-	}
-	values, err := resolve(snap, a[1], paths)
-	if err != nil {
-		return fail(err)
-	}
-	return result(values)
 }
 
 //export go_snapshot_release
@@ -480,31 +442,6 @@ func pathList(o *py.Object) ([]kernel.Path, error) {
 			return nil, err
 		}
 		out[i] = p
-	}
-	return out, nil
-}
-
-// resolve builds {path: committed value} for the paths present in snap, in one pass.
-func resolve(snap *snapshot, pathTuple *py.Object, paths []kernel.Path) (*py.Object, error) {
-	out := py.NewDict()
-	if out == nil {
-		return nil, py.ErrPython
-	}
-	keys := py.TupleItems(pathTuple)
-	for i, p := range paths {
-		node, err := snap.Lookup(p)
-		if err != nil {
-			continue // absent paths are left out; the context reports them on read
-		}
-		v, err := py.Materialize(node)
-		if err == nil {
-			err = py.SetItem(out, keys[i], v)
-			v.DecRef()
-		}
-		if err != nil {
-			out.DecRef()
-			return nil, err
-		}
 	}
 	return out, nil
 }

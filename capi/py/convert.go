@@ -14,12 +14,11 @@ func TypeName(o *Object) string { return C.GoString(C.theus_type_name(o.c())) }
 // The type tests read the object header from Go (ob_type, tp_flags): no crossing into C.
 func flags(o *Object) C.ulong { return o.c().ob_type.tp_flags }
 
-// IsNone, IsStr, IsDict, IsInt (not bool), IsTuple and IsList test the type of o.
+// IsNone, IsStr, IsDict, IsInt (not bool), and IsTuple test the type of o.
 func IsNone(o *Object) bool  { return o.c() == &C._Py_NoneStruct }
 func IsStr(o *Object) bool   { return flags(o)&C.Py_TPFLAGS_UNICODE_SUBCLASS != 0 }
 func IsDict(o *Object) bool  { return flags(o)&C.Py_TPFLAGS_DICT_SUBCLASS != 0 }
 func IsTuple(o *Object) bool { return flags(o)&C.Py_TPFLAGS_TUPLE_SUBCLASS != 0 }
-func IsList(o *Object) bool  { return flags(o)&C.Py_TPFLAGS_LIST_SUBCLASS != 0 }
 func IsInt(o *Object) bool {
 	return flags(o)&C.Py_TPFLAGS_LONG_SUBCLASS != 0 && o.c().ob_type != &C.PyBool_Type
 }
@@ -147,20 +146,6 @@ func SetItem(d, k, v *Object) error {
 		return ErrPython
 	}
 	return nil
-}
-
-// Pair builds a 2-tuple from owned references (stolen), nil on failure.
-func Pair(a, b *Object) *Object {
-	if a == nil || b == nil {
-		if a != nil {
-			a.DecRef()
-		}
-		if b != nil {
-			b.DecRef()
-		}
-		return nil
-	}
-	return obj(C.theus_tuple2_u(a.u(), b.u()))
 }
 
 // NewTuple builds a tuple from owned references (the tuple steals them).

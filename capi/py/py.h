@@ -18,13 +18,6 @@ static inline void theus_decref_u(uintptr_t o) { Py_DECREF(THEUS_OBJ(o)); }
 static inline int theus_setitem_u(uintptr_t d, uintptr_t k, uintptr_t v) {
     return PyDict_SetItem(THEUS_OBJ(d), THEUS_OBJ(k), THEUS_OBJ(v));
 }
-static inline PyObject *theus_tuple2_u(uintptr_t a, uintptr_t b) { /* steals a and b */
-    PyObject *t = PyTuple_New(2);
-    if (t == NULL) { Py_DECREF(THEUS_OBJ(a)); Py_DECREF(THEUS_OBJ(b)); return NULL; }
-    PyTuple_SET_ITEM(t, 0, THEUS_OBJ(a));
-    PyTuple_SET_ITEM(t, 1, THEUS_OBJ(b));
-    return t;
-}
 static inline PyObject *theus_none(void) { Py_INCREF(Py_None); return Py_None; }
 static inline PyObject *theus_bool(int v) { PyObject *r = v ? Py_True : Py_False; Py_INCREF(r); return r; }
 static inline Py_ssize_t theus_tuple_size(PyObject *o) { return PyTuple_GET_SIZE(o); }
