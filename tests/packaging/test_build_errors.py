@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import clean_env, copy_source, path_without_go, run
+from packaging_helpers import clean_env, copy_source, path_without_go, run
 
 
 def fake_go(where: pathlib.Path, goversion: str) -> str:
