@@ -71,7 +71,7 @@ demo: build ## run the demo on the embedded default state
 # installs it into a venv without Go, and checks `pip install .` from a copy of the tree.
 wheel-check: venv ## build sdist + manylinux wheel with isolation and test every install route
 	rm -rf $(DIST)
-	$(VPY) -m build --outdir $(DIST) .
+	$(VPY) -m build -q --outdir $(DIST) .
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair -w $(DIST)/wheelhouse $(DIST)/*.whl
 	cd tests && THEUS_DIST_DIR=$(CURDIR)/$(DIST) ../$(VPY) -m pytest -q -p no:cacheprovider -m dist packaging
 

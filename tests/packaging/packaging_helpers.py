@@ -28,9 +28,14 @@ def path_without_go() -> str:
     return path
 
 
+# Variables that change what a build finds or does; the module proxy and cache settings stay.
+_BUILD_VARS = ("GO", "GOFLAGS", "GOROOT", "GOTOOLCHAIN", "CC", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")
+_BUILD_PREFIXES = ("CGO_", "THEUS_", "PYTHON")
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The environment minus anything that points at Go or a venv, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO_", "THEUS_", "PYTHON", "VIRTUAL_ENV", "PIP_REQUIRE"))}
+    """The environment minus what points a build at a Go, a compiler or a venv, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if k not in _BUILD_VARS and not k.startswith(_BUILD_PREFIXES)}
     env.update(overrides)
     return env
 
