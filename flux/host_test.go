@@ -2,7 +2,6 @@ package flux
 
 import (
 	"errors"
-	"strconv"
 	"testing"
 )
 
@@ -57,7 +56,7 @@ func (h *fakeHost) Interrupted() error {
 func (h *fakeHost) Version() uint64 { return h.version }
 
 func lookup(v any, path []string) any {
-	for _, seg := range path {
+	for depth, seg := range path {
 		switch m := v.(type) {
 		case map[string]any:
 			x, ok := m[seg]
@@ -65,14 +64,10 @@ func lookup(v any, path []string) any {
 				return Missing{}
 			}
 			v = x
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(m) {
-				return Missing{}
-			}
-			v = m[i]
-		default:
+		case nil:
 			return Missing{}
+		default:
+			return NotAMapping{Depth: depth, Type: typeName(v)}
 		}
 	}
 	return v

@@ -221,7 +221,7 @@ var invalidCases = []struct {
 	{"condition type int", "steps:\n  - flux: while\n    condition: 1 + 2\n    do: [a]\n", CodeConditionType, 3, 16},
 	{"condition type string", "steps:\n  - flux: while\n    condition: '\"x\"'\n    do: [a]\n", CodeConditionType, 3, 17},
 	{"condition type nil", "steps:\n  - flux: while\n    condition: None\n    do: [a]\n", CodeConditionType, 3, 16},
-	{"condition type mismatch", "steps:\n  - flux: if\n    condition: 1 + \"x\" == 2\n    then: [a]\n", CodeConditionSyntax, 3, 18},
+	{"condition type mismatch", "steps:\n  - flux: if\n    condition: 1 + \"x\" == 2\n    then: [a]\n", CodeConditionType, 3, 18},
 	{"condition empty", "steps:\n  - flux: if\n    condition:\n    then: [a]\n", CodeConditionSyntax, 3, 15},
 	{"condition a list", "steps:\n  - flux: if\n    condition: [a]\n    then: [a]\n", CodeInvalidValue, 3, 16},
 	{"duplicate step key", "steps:\n  - flux: if\n    condition: x\n    condition: y\n    then: [a]\n", CodeDuplicateKey, 4, 5},
