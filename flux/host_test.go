@@ -9,9 +9,9 @@ import (
 // it, and the version counts successful process runs.
 type fakeHost struct {
 	state     map[string]any
-	procs     map[string]func(h *fakeHost, with map[string]any) error
+	procs     map[string]func(h *fakeHost, with Map) error
 	calls     []string
-	withs     []map[string]any
+	withs     []Map
 	reads     [][]string
 	version   uint64
 	polls     int
@@ -19,7 +19,7 @@ type fakeHost struct {
 }
 
 func newFakeHost(state map[string]any) *fakeHost {
-	return &fakeHost{state: state, procs: map[string]func(*fakeHost, map[string]any) error{}}
+	return &fakeHost{state: state, procs: map[string]func(*fakeHost, Map) error{}}
 }
 
 func (h *fakeHost) Run(s *ProcessStep) error {
@@ -74,8 +74,8 @@ func lookup(v any, path []string) any {
 }
 
 // incr returns a process adding 1 to state[zone][key].
-func incr(zone, key string) func(*fakeHost, map[string]any) error {
-	return func(h *fakeHost, _ map[string]any) error {
+func incr(zone, key string) func(*fakeHost, Map) error {
+	return func(h *fakeHost, _ Map) error {
 		z := h.state[zone].(map[string]any)
 		z[key] = z[key].(int64) + 1
 		return nil
