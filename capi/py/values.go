@@ -5,7 +5,10 @@ import "C"
 
 import (
 	"fmt"
+	"math/big"
 	"unsafe"
+
+	"github.com/theus-dev/theus/flux"
 )
 
 // AddNote attaches a note to the Python exception being raised (same object, same traceback).
@@ -24,9 +27,21 @@ func Call(fn, args, kwargs *Object) (*Object, error) {
 	return obj(r), nil
 }
 
-// ToGo converts a committed Python value into a plain Go value for expression evaluation:
-// nil, bool, int64 (float64 when too large), float64, string, []any or map[string]any.
-func ToGo(o *Object) (any, error) {
+// maxConditionDepth bounds the nesting ToGo follows, so deep data is an error, not a
+// stack overflow.
+const maxConditionDepth = 1000
+
+// ToGo converts a committed Python value into a condition value: nil, bool, int (an
+// integer that fits in 64 bits), *big.Int (any larger one, exact), float64, string, []any,
+// map[string]any, or flux.Opaque for a value conditions cannot look inside (bytes, sets,
+// arrays, objects, dicts with non-str keys). Every decision about a value's kind is taken
+// in the one switch of toGo, so it can follow the value classifier.
+func ToGo(o *Object) (any, error) { return toGo(o, 0) }
+
+func toGo(o *Object, depth int) (any, error) {
+	if depth > maxConditionDepth {
+		return nil, Errorf(KindFlux, "a value nested deeper than %d levels cannot be used in a condition", maxConditionDepth)
+	}
 	if inner := C.theus_unwrap(o.c()); inner != nil {
 		o = obj(inner)
 	}
@@ -37,22 +52,17 @@ func ToGo(o *Object) (any, error) {
 		return C.PyObject_IsTrue(o.c()) == 1, nil
 	case IsInt(o):
 		if v, ok := Int64(o); ok {
-			return v, nil
+			return int(v), nil
 		}
-		f := C.PyLong_AsDouble(o.c())
-		if f == -1 && C.PyErr_Occurred() != nil {
-			return nil, ErrPython
-		}
-		return float64(f), nil
+		return bigInt(o)
 	case C.theus_is_float(o.c()) != 0:
 		return float64(C.PyFloat_AsDouble(o.c())), nil
 	case IsStr(o):
 		return Str(o)
 	case C.theus_is_list(o.c()) != 0:
-		n := int(C.theus_list_size(o.c()))
-		out := make([]any, 0, n)
-		for i := 0; i < n && i < int(C.theus_list_size(o.c())); i++ {
-			v, err := ToGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))))
+		out := make([]any, 0, int(C.theus_list_size(o.c())))
+		for i := 0; i < int(C.theus_list_size(o.c())); i++ {
+			v, err := toGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -63,7 +73,7 @@ func ToGo(o *Object) (any, error) {
 		items := TupleItems(o)
 		out := make([]any, len(items))
 		for i, it := range items {
-			v, err := ToGo(it)
+			v, err := toGo(it, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -74,36 +84,98 @@ func ToGo(o *Object) (any, error) {
 		keys, vals := DictItems(o)
 		out := make(map[string]any, len(keys))
 		for i, k := range keys {
+			if !IsStr(k) {
+				return flux.NewOpaque(TypeName(o) + " with " + TypeName(k) + " keys"), nil
+			}
 			ks, err := Str(k)
 			if err != nil {
-				return nil, fmt.Errorf("a dict with a %s key cannot be used in a condition", TypeName(k))
+				return nil, err
 			}
-			v, err := ToGo(vals[i])
+			v, err := toGo(vals[i], depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out[ks] = v
 		}
 		return out, nil
-	}
-	// numbers of other types (numpy scalars, Decimal): through __index__ or __float__
-	if C.PyIndex_Check(o.c()) != 0 {
+	case C.PyIndex_Check(o.c()) != 0: // integer types of other libraries (numpy.int64)
 		idx := C.PyNumber_Index(o.c())
-		if idx != nil {
-			defer C.theus_decref(idx)
-			return ToGo(obj(idx))
+		if idx == nil {
+			C.PyErr_Clear()
+			return flux.NewOpaque(TypeName(o)), nil
+		}
+		defer C.theus_decref(idx)
+		return toGo(obj(idx), depth+1)
+	case C.PyNumber_Check(o.c()) != 0: // float types of other libraries (numpy.float32)
+		if C.PyObject_Size(o.c()) >= 0 { // sized, such as an array: not one number
+			break
+		}
+		C.PyErr_Clear()
+		if f := C.PyFloat_AsDouble(o.c()); !(f == -1 && C.PyErr_Occurred() != nil) {
+			return float64(f), nil
 		}
 		C.PyErr_Clear()
 	}
-	if f := C.PyFloat_AsDouble(o.c()); !(f == -1 && C.PyErr_Occurred() != nil) {
-		return float64(f), nil
-	}
-	C.PyErr_Clear()
-	return nil, fmt.Errorf("a %s value cannot be used in a condition (use numbers, str, bool, None, lists or dicts)", TypeName(o))
+	return flux.NewOpaque(TypeName(o)), nil
 }
 
-// FromGo converts a plain Go value (nil, bool, ints, float64, string, []any, map[string]any)
-// into a new Python reference.
+// Below reads the condition value at keys below a committed leaf value o: a dict is
+// entered by str key (flux.Missing when the key is absent); any other value yields
+// flux.NotAMapping. depth is the number of path segments that lead to o.
+func Below(o *Object, depth int, keys []string) (any, error) {
+	for i, k := range keys {
+		if inner := C.theus_unwrap(o.c()); inner != nil {
+			o = obj(inner)
+		}
+		if !IsDict(o) {
+			return flux.NotAMapping{Depth: depth + i, Type: TypeName(o)}, nil
+		}
+		key := NewStr(k)
+		if key == nil {
+			return nil, ErrPython
+		}
+		item := C.PyDict_GetItemWithError(o.c(), key.c()) // borrowed
+		key.DecRef()
+		if item == nil {
+			if C.PyErr_Occurred() != nil {
+				return nil, ErrPython
+			}
+			return flux.Missing{}, nil
+		}
+		o = obj(item)
+	}
+	return ToGo(o)
+}
+
+// bigInt converts a Python int beyond 64 bits exactly. Hexadecimal text is not subject to
+// Python's limit on decimal digits.
+func bigInt(o *Object) (any, error) {
+	hex := C.PyNumber_ToBase(o.c(), 16)
+	if hex == nil {
+		return nil, ErrPython
+	}
+	defer C.theus_decref(hex)
+	s, err := Str(obj(hex))
+	if err != nil {
+		return nil, err
+	}
+	b, ok := new(big.Int).SetString(s, 0)
+	if !ok {
+		return nil, Errorf(KindInternal, "cannot read the integer %s", s)
+	}
+	return flux.NormInt(b), nil
+}
+
+// newBigInt converts an exact integer to a new Python int.
+func newBigInt(b *big.Int) *Object {
+	text := b.Text(16)
+	cs := C.CString(text)
+	defer C.free(unsafe.Pointer(cs))
+	return obj(C.PyLong_FromString(cs, nil, 16))
+}
+
+// FromGo converts a plain Go value (nil, bool, ints, *big.Int, float64, string, []any,
+// flux.Map in its order, map[string]any) into a new Python reference.
 func FromGo(v any) (*Object, error) {
 	switch x := v.(type) {
 	case nil:
@@ -116,6 +188,11 @@ func FromGo(v any) (*Object, error) {
 		return NewInt(x), nil
 	case uint64:
 		return NewUint(x), nil
+	case *big.Int:
+		if o := newBigInt(x); o != nil {
+			return o, nil
+		}
+		return nil, ErrPython
 	case float64:
 		return NewFloat(x), nil
 	case string:
@@ -133,24 +210,36 @@ func FromGo(v any) (*Object, error) {
 			items = append(items, o)
 		}
 		return NewList(items), nil
-	case map[string]any:
+	case flux.Map:
 		d := NewDict()
-		for k, it := range x {
-			o, err := FromGo(it)
-			if err != nil {
+		for _, kv := range x {
+			if err := setFromGo(d, kv.Key, kv.Value); err != nil {
 				d.DecRef()
 				return nil, err
 			}
-			err = SetItemStr(d, k, o)
-			o.DecRef()
-			if err != nil {
+		}
+		return d, nil
+	case map[string]any:
+		d := NewDict()
+		for k, it := range x {
+			if err := setFromGo(d, k, it); err != nil {
 				d.DecRef()
 				return nil, err
 			}
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("py: cannot convert %T to Python", v)
+	return nil, Errorf(KindInternal, "a %s value cannot be passed to Python", fmt.Sprintf("%T", v))
+}
+
+func setFromGo(d *Object, k string, v any) error {
+	o, err := FromGo(v)
+	if err != nil {
+		return err
+	}
+	err = SetItemStr(d, k, o)
+	o.DecRef()
+	return err
 }
 
 // SavedError holds a Python exception taken out of the way while other Python calls run.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _core
-from .errors import ArgumentError
+from .errors import ArgumentError, FluxError
 
 if TYPE_CHECKING:
     from .engine import TheusEngine
@@ -118,8 +118,19 @@ class Workflow:
 
     def validate(self, engine: "TheusEngine") -> None:
         """Raise :class:`FluxError` (with line, column and "did you mean") unless every process
-        the workflow names is registered on ``engine``."""
-        _core.flux_check(self._h, tuple(engine._processes))
+        the workflow names is registered on ``engine`` and every condition reads a zone the
+        engine has."""
+        if not hasattr(engine, "_processes"):
+            raise ArgumentError(f"engine: expected a TheusEngine, got {type(engine).__name__}")
+        names = tuple(engine._processes)
+        try:
+            return _core.flux_check(self._h, names, tuple(engine._zones))
+        except FluxError as e:
+            if e.code != "unknown_zone":
+                raise
+        with engine._state.snapshot() as snap:  # a zone added since by update()
+            engine._zones.update(snap.get(None).keys())
+        _core.flux_check(self._h, names, tuple(engine._zones))
 
     def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
         """Run on ``engine``; returns the executed process names in order. The trace is kept
