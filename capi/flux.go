@@ -135,7 +135,8 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		return fail(err)
 	}
 	names := wf.ProcessNames()
-	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names)))
+	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
+		py.NewStrTuple(wf.Zones())))
 }
 
 //export go_flux_check

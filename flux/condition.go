@@ -43,6 +43,7 @@ type Condition struct {
 	offsets []int    // offsets[i] is the rune offset in Source where paths[i] is first read
 	slots   []string // slots[i] holds the value of paths[i]
 	program *vm.Program
+	fast    *comparison // set when the whole condition is one comparison of a path
 	pos     Pos
 	at      func(offset int) Pos // maps a rune offset in Source to a source position
 }
@@ -340,6 +341,7 @@ func compileCondition(src *source, text string, at func(int) Pos) (*Condition, *
 		offsets[i] = c.at[pathKey(p)]
 	}
 	cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
+	cond.fast = fastComparison(root, slots)
 	if len(paths) == 0 { // reads no state: whatever it does, it does now
 		var m vm.VM
 		if _, err := cond.eval(&m, map[string]any{}, nil); err != nil {
@@ -459,15 +461,23 @@ func (c *Condition) bind(env map[string]any, values []any) error {
 		case Missing:
 			v = nil
 		case NotAMapping:
-			p := c.paths[i]
-			d := min(max(x.Depth, 1), len(p)-1)
-			return &pathError{at: c.offsets[i], msg: fmt.Sprintf(
-				"%s: %s is a%s %s, not a mapping, so it has no key `%s` (read that value itself, or store a dict there)",
-				strings.Join(p, "."), strings.Join(p[:d], "."), article(x.Type), x.Type, p[d])}
+			return c.notAMapping(i, x)
 		}
 		env[c.slots[i]] = v
 	}
 	return nil
+}
+
+// notAMapping is the error for path i going below a value without keys.
+func (c *Condition) notAMapping(i int, x NotAMapping) error {
+	p := c.paths[i]
+	if len(p) < 2 {
+		return &pathError{at: c.offsets[i], msg: fmt.Sprintf("%s cannot be read (it is a %s)", p[0], x.Type)}
+	}
+	d := min(max(x.Depth, 1), len(p)-1)
+	return &pathError{at: c.offsets[i], msg: fmt.Sprintf(
+		"%s: %s is a%s %s, not a mapping, so it has no key `%s` (read that value itself, or store a dict there)",
+		strings.Join(p, "."), strings.Join(p[:d], "."), article(x.Type), x.Type, p[d])}
 }
 
 func article(word string) string {
@@ -485,9 +495,98 @@ func (e *nonBoolError) Error() string {
 		repr(e.value), typeName(e.value))
 }
 
+// comparison is a condition that is a single comparison such as `domain.counter < 10`,
+// the most common shape. It runs the same operator function as the compiled program,
+// without starting the VM.
+type comparison struct {
+	fn   func(a, b any) (bool, error)
+	args [2]operand
+	at   int // offset of the operator, for errors
+}
+
+// operand is a slot (slot >= 0) or a literal value.
+type operand struct {
+	slot int
+	lit  any
+}
+
+var comparisonFuncs = map[string]func(a, b any) (bool, error){
+	"$eq": equal, "$ne": notEqual, "$lt": less, "$le": lessEqual, "$gt": greater, "$ge": greaterEqual,
+}
+
+// fastComparison recognises a compiled tree that is one comparison of slots and literals.
+func fastComparison(root ast.Node, slots []string) *comparison {
+	call, ok := root.(*ast.CallNode)
+	if !ok || len(call.Arguments) != 2 {
+		return nil
+	}
+	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return nil
+	}
+	fn, ok := comparisonFuncs[callee.Value]
+	if !ok {
+		return nil
+	}
+	c := &comparison{fn: fn, at: call.Location().From}
+	for i, arg := range call.Arguments {
+		switch n := arg.(type) {
+		case *ast.IdentifierNode:
+			slot := slices.Index(slots, n.Value)
+			if slot < 0 {
+				return nil
+			}
+			c.args[i] = operand{slot: slot}
+		case *ast.IntegerNode:
+			c.args[i] = operand{slot: -1, lit: n.Value}
+		case *ast.FloatNode:
+			c.args[i] = operand{slot: -1, lit: n.Value}
+		case *ast.StringNode:
+			c.args[i] = operand{slot: -1, lit: n.Value}
+		case *ast.BoolNode:
+			c.args[i] = operand{slot: -1, lit: n.Value}
+		case *ast.NilNode:
+			c.args[i] = operand{slot: -1}
+		default:
+			return nil
+		}
+	}
+	return c
+}
+
+// value is slot i's value as a condition sees it.
+func (c *Condition) value(values []any, i int) (any, error) {
+	switch x := values[i].(type) {
+	case Missing:
+		return nil, nil
+	case NotAMapping:
+		return nil, c.notAMapping(i, x)
+	}
+	return values[i], nil
+}
+
 // eval runs the condition on values (aligned with Paths) using machine m.
 // env is scratch space reused across evaluations.
 func (c *Condition) eval(m *vm.VM, env map[string]any, values []any) (bool, error) {
+	if f := c.fast; f != nil && len(values) == len(c.slots) {
+		var args [2]any
+		for i, op := range f.args {
+			if op.slot < 0 {
+				args[i] = op.lit
+				continue
+			}
+			v, err := c.value(values, op.slot)
+			if err != nil {
+				return false, err
+			}
+			args[i] = v
+		}
+		out, err := f.fn(args[0], args[1])
+		if err != nil {
+			return false, &pathError{at: f.at, msg: err.Error()}
+		}
+		return out, nil
+	}
 	if err := c.bind(env, values); err != nil {
 		return false, err
 	}

@@ -294,26 +294,36 @@ func compare(op string, a, b any) (c int, ok bool, err error) {
 	return 0, false, opErrorf("cannot compare %s %s %s%s", typeName(a), op, typeName(b), hint)
 }
 
-func opEq(args ...any) (any, error) { return equal(args[0], args[1]) }
-
-func opNe(args ...any) (any, error) {
-	eq, err := equal(args[0], args[1])
+func notEqual(a, b any) (bool, error) {
+	eq, err := equal(a, b)
 	return !eq, err
 }
 
-func ordering(op string, test func(int) bool) func(args ...any) (any, error) {
-	return func(args ...any) (any, error) {
-		c, ok, err := compare(op, args[0], args[1])
+func ordering(op string, test func(int) bool) func(a, b any) (bool, error) {
+	return func(a, b any) (bool, error) {
+		c, ok, err := compare(op, a, b)
 		return ok && test(c), err
 	}
 }
 
+// The comparison operators, and the same as expr-lang functions.
 var (
-	opLt = ordering("<", func(c int) bool { return c < 0 })
-	opLe = ordering("<=", func(c int) bool { return c <= 0 })
-	opGt = ordering(">", func(c int) bool { return c > 0 })
-	opGe = ordering(">=", func(c int) bool { return c >= 0 })
+	less         = ordering("<", func(c int) bool { return c < 0 })
+	lessEqual    = ordering("<=", func(c int) bool { return c <= 0 })
+	greater      = ordering(">", func(c int) bool { return c > 0 })
+	greaterEqual = ordering(">=", func(c int) bool { return c >= 0 })
+
+	opEq = exprFunc(equal)
+	opNe = exprFunc(notEqual)
+	opLt = exprFunc(less)
+	opLe = exprFunc(lessEqual)
+	opGt = exprFunc(greater)
+	opGe = exprFunc(greaterEqual)
 )
+
+func exprFunc(fn func(a, b any) (bool, error)) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) { return fn(args[0], args[1]) }
+}
 
 // arith applies a numeric operator: ints stay exact (moving to *big.Int past 64 bits), an
 // int with a float gives a float.

@@ -175,6 +175,20 @@ func TestConditionSemantics(t *testing.T) {
 		t.Run(tc.text, func(t *testing.T) {
 			c := compileTest(t, tc.text)
 			got, err := evalWith(t, c, conditionState())
+			if c.fast != nil { // the shortcut must agree with the compiled program
+				slow := *c
+				slow.fast = nil
+				got2, err2 := evalWith(t, &slow, conditionState())
+				assert.Equal(t, got, got2)
+				if assert.Equal(t, err == nil, err2 == nil) && err != nil {
+					_, m1 := c.errorPos(err)
+					_, m2 := slow.errorPos(err2)
+					p1, _ := c.errorPos(err)
+					p2, _ := slow.errorPos(err2)
+					assert.Equal(t, m1, m2)
+					assert.Equal(t, p1, p2)
+				}
+			}
 			if tc.err == "" {
 				require.NoError(t, err)
 				assert.Equal(t, tc.want, got)

@@ -371,3 +371,9 @@ func TestCheckZones(t *testing.T) {
 	w = mustParse(t, "steps:\n  - flux: if\n    condition: custom.x > 1\n    then: [a]\n")
 	assert.NoError(t, w.CheckZones(append(zones, "custom")))
 }
+
+func TestZones(t *testing.T) {
+	w := mustParse(t, "steps:\n  - flux: if\n    condition: domain.a > 1 and global.b\n    then:\n      - flux: while\n        condition: custom.x < domain.y\n        do: [a]\n")
+	assert.Equal(t, []string{"domain", "global", "custom"}, w.Zones())
+	assert.Nil(t, mustParse(t, "steps: [a]").Zones())
+}

@@ -198,6 +198,30 @@ func (w *Workflow) Check(known []string) error {
 	return err
 }
 
+// Zones returns the top-level names the workflow's conditions read, each once, in order of
+// first appearance. A Host whose state has all of them passes CheckZones.
+func (w *Workflow) Zones() []string {
+	var zones []string
+	walk(w.Steps, func(s Step) bool {
+		var c *Condition
+		switch s := s.(type) {
+		case *IfStep:
+			c = s.Condition
+		case *WhileStep:
+			c = s.Condition
+		default:
+			return true
+		}
+		for _, p := range c.paths {
+			if !slices.Contains(zones, p[0]) {
+				zones = append(zones, p[0])
+			}
+		}
+		return true
+	})
+	return zones
+}
+
 // CheckZones reports the first condition, in source order, that reads a top-level name not
 // in zones, as an *Error with CodeUnknownZone at that name inside the condition,
 // suggesting the closest zone. Such a path could only ever read nil, so it is almost

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _core
-from .errors import ArgumentError, FluxError
+from .errors import ArgumentError
 
 if TYPE_CHECKING:
     from .engine import TheusEngine
@@ -105,14 +105,15 @@ class Workflow:
     """A parsed Flux workflow. Parsing checks its structure and compiles its conditions; it can
     be validated against an engine and run any number of times."""
 
-    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run")
+    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run", "_zones")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         self._h = None
         self.name = self.file = ""
         self.process_names: tuple[str, ...] = ()
         text, file = _source(path_or_yaml)
-        self._h, self.name, self.description, self.process_names = _core.flux_parse(text, file)
+        self._h, self.name, self.description, self.process_names, zones = _core.flux_parse(text, file)
+        self._zones = frozenset(zones)  # the zones its conditions read
         self.file = file
         self.last_run: RunResult | None = None
 
@@ -122,15 +123,12 @@ class Workflow:
         engine has."""
         if not hasattr(engine, "_processes"):
             raise ArgumentError(f"engine: expected a TheusEngine, got {type(engine).__name__}")
-        names = tuple(engine._processes)
-        try:
-            return _core.flux_check(self._h, names, tuple(engine._zones))
-        except FluxError as e:
-            if e.code != "unknown_zone":
-                raise
-        with engine._state.snapshot() as snap:  # a zone added since by update()
-            engine._zones.update(snap.get(None).keys())
-        _core.flux_check(self._h, names, tuple(engine._zones))
+        zones = None  # checked in the core only when a zone is not known here
+        if not self._zones <= engine._zones:
+            with engine._state.snapshot() as snap:  # a zone added since by update()
+                engine._zones.update(snap.get(None).keys())
+            zones = tuple(engine._zones)
+        _core.flux_check(self._h, tuple(engine._processes), zones)
 
     def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
         """Run on ``engine``; returns the executed process names in order. The trace is kept
