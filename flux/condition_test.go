@@ -171,24 +171,3 @@ func BenchmarkCondition(b *testing.B) {
 	}
 }
 
-// BenchmarkCondition times one evaluation: the common single-comparison shape (run without
-// the VM) and a compound one.
-func BenchmarkCondition(b *testing.B) {
-	for _, text := range []string{"domain.counter < 0", "domain.counter < 0 or domain.counter > 10"} {
-		b.Run(text, func(b *testing.B) {
-			c := compileTest(b, text)
-			var m vm.VM
-			env := map[string]any{}
-			values := make([]any, len(c.Paths()))
-			for i := range values {
-				values[i] = 5
-			}
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if ok, err := c.eval(&m, env, values); ok || err != nil {
-					b.Fatal(ok, err)
-				}
-			}
-		})
-	}
-}
