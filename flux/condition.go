@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -43,7 +44,7 @@ type Condition struct {
 	offsets []int    // offsets[i] is the rune offset in Source where paths[i] is first read
 	slots   []string // slots[i] holds the value of paths[i]
 	program *vm.Program
-	fast    *comparison // set when the whole condition is one comparison of a path
+	fast    shortcut // the condition without the VM, for the common shapes; may be nil
 	pos     Pos
 	at      func(offset int) Pos // maps a rune offset in Source to a source position
 }
@@ -341,7 +342,7 @@ func compileCondition(src *source, text string, at func(int) Pos) (*Condition, *
 		offsets[i] = c.at[pathKey(p)]
 	}
 	cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
-	cond.fast = fastComparison(root, slots)
+	cond.fast = shortcutOf(root, slots)
 	if len(paths) == 0 { // reads no state: whatever it does, it does now
 		var m vm.VM
 		if _, err := cond.eval(&m, map[string]any{}, nil); err != nil {
@@ -495,97 +496,182 @@ func (e *nonBoolError) Error() string {
 		repr(e.value), typeName(e.value))
 }
 
-// comparison is a condition that is a single comparison such as `domain.counter < 10`,
-// the most common shape. It runs the same operator function as the compiled program,
-// without starting the VM.
-type comparison struct {
-	fn   func(a, b any) (bool, error)
-	args [2]operand
-	at   int // offset of the operator, for errors
+// The common conditions are comparisons of paths with literals joined by and, or and not
+// (`domain.counter < 10`, `len(domain.items) > 0 and global.enabled`). Those are also
+// compiled into a small tree of the nodes below, which runs the same operator functions as
+// the program without starting the VM. It only takes the happy path: on anything else (a
+// non-boolean operand, an operator error, a path below a leaf) it gives up and the program
+// runs, so results and errors are the program's own.
+
+// shortcut is a node of that tree; ok is false when it gives up.
+type shortcut interface {
+	run(values []any) (result, ok bool)
 }
 
-// operand is a slot (slot >= 0) or a literal value.
+type (
+	compareNode struct {
+		fn   func(a, b any) (bool, error)
+		a, b operand
+	}
+	andNode  struct{ l, r shortcut }
+	orNode   struct{ l, r shortcut }
+	notNode  struct{ x shortcut }
+	boolNode struct{ op operand } // a path or literal that must be a bool
+)
+
+// operand is a slot (slot >= 0, its length when length is set) or a literal value.
 type operand struct {
-	slot int
-	lit  any
+	slot   int
+	length bool
+	lit    any
+}
+
+func (o operand) get(values []any) (any, bool) {
+	if o.slot < 0 {
+		return o.lit, true
+	}
+	v := values[o.slot]
+	switch x := v.(type) {
+	case Missing:
+		v = nil
+	case NotAMapping:
+		return nil, false
+	case []any:
+		if o.length {
+			return len(x), true
+		}
+	case map[string]any:
+		if o.length {
+			return len(x), true
+		}
+	case string:
+		if o.length {
+			return utf8.RuneCountInString(x), true
+		}
+	}
+	return v, !o.length
+}
+
+func (n *compareNode) run(values []any) (bool, bool) {
+	a, ok := n.a.get(values)
+	if !ok {
+		return false, false
+	}
+	b, ok := n.b.get(values)
+	if !ok {
+		return false, false
+	}
+	r, err := n.fn(a, b)
+	return r, err == nil
+}
+
+func (n *andNode) run(values []any) (bool, bool) {
+	l, ok := n.l.run(values)
+	if !ok || !l {
+		return false, ok
+	}
+	return n.r.run(values)
+}
+
+func (n *orNode) run(values []any) (bool, bool) {
+	l, ok := n.l.run(values)
+	if !ok || l {
+		return l, ok
+	}
+	return n.r.run(values)
+}
+
+func (n *notNode) run(values []any) (bool, bool) {
+	x, ok := n.x.run(values)
+	return !x, ok
+}
+
+func (n *boolNode) run(values []any) (bool, bool) {
+	v, ok := n.op.get(values)
+	b, isBool := v.(bool)
+	return b, ok && isBool
 }
 
 var comparisonFuncs = map[string]func(a, b any) (bool, error){
 	"$eq": equal, "$ne": notEqual, "$lt": less, "$le": lessEqual, "$gt": greater, "$ge": greaterEqual,
 }
 
-// fastComparison recognises a compiled tree that is one comparison of slots and literals.
-func fastComparison(root ast.Node, slots []string) *comparison {
-	call, ok := root.(*ast.CallNode)
-	if !ok || len(call.Arguments) != 2 {
-		return nil
-	}
-	callee, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok {
-		return nil
-	}
-	fn, ok := comparisonFuncs[callee.Value]
-	if !ok {
-		return nil
-	}
-	c := &comparison{fn: fn, at: call.Location().From}
-	for i, arg := range call.Arguments {
-		switch n := arg.(type) {
-		case *ast.IdentifierNode:
-			slot := slices.Index(slots, n.Value)
-			if slot < 0 {
-				return nil
-			}
-			c.args[i] = operand{slot: slot}
-		case *ast.IntegerNode:
-			c.args[i] = operand{slot: -1, lit: n.Value}
-		case *ast.FloatNode:
-			c.args[i] = operand{slot: -1, lit: n.Value}
-		case *ast.StringNode:
-			c.args[i] = operand{slot: -1, lit: n.Value}
-		case *ast.BoolNode:
-			c.args[i] = operand{slot: -1, lit: n.Value}
-		case *ast.NilNode:
-			c.args[i] = operand{slot: -1}
-		default:
+// shortcutOf builds the tree for a compiled expression, or returns nil when any part of it
+// is of another shape.
+func shortcutOf(n ast.Node, slots []string) shortcut {
+	switch n := n.(type) {
+	case *ast.CallNode:
+		callee, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || len(n.Arguments) != 2 {
 			return nil
 		}
+		fn, ok := comparisonFuncs[callee.Value]
+		if !ok {
+			return nil
+		}
+		a, okA := operandOf(n.Arguments[0], slots)
+		b, okB := operandOf(n.Arguments[1], slots)
+		if !okA || !okB {
+			return nil
+		}
+		return &compareNode{fn: fn, a: a, b: b}
+	case *ast.BinaryNode:
+		l, r := shortcutOf(n.Left, slots), shortcutOf(n.Right, slots)
+		if l == nil || r == nil {
+			return nil
+		}
+		switch n.Operator {
+		case "and", "&&":
+			return &andNode{l, r}
+		case "or", "||":
+			return &orNode{l, r}
+		}
+	case *ast.UnaryNode:
+		if x := shortcutOf(n.Node, slots); x != nil && (n.Operator == "not" || n.Operator == "!") {
+			return &notNode{x}
+		}
+	case *ast.IdentifierNode, *ast.BoolNode:
+		if op, ok := operandOf(n, slots); ok {
+			return &boolNode{op}
+		}
 	}
-	return c
+	return nil
 }
 
-// value is slot i's value as a condition sees it.
-func (c *Condition) value(values []any, i int) (any, error) {
-	switch x := values[i].(type) {
-	case Missing:
-		return nil, nil
-	case NotAMapping:
-		return nil, c.notAMapping(i, x)
+func operandOf(n ast.Node, slots []string) (operand, bool) {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		if slot := slices.Index(slots, n.Value); slot >= 0 {
+			return operand{slot: slot}, true
+		}
+	case *ast.BuiltinNode:
+		if len(n.Arguments) == 1 && n.Name == "len" {
+			if op, ok := operandOf(n.Arguments[0], slots); ok && op.slot >= 0 && !op.length {
+				op.length = true
+				return op, true
+			}
+		}
+	case *ast.IntegerNode:
+		return operand{slot: -1, lit: n.Value}, true
+	case *ast.FloatNode:
+		return operand{slot: -1, lit: n.Value}, true
+	case *ast.StringNode:
+		return operand{slot: -1, lit: n.Value}, true
+	case *ast.BoolNode:
+		return operand{slot: -1, lit: n.Value}, true
+	case *ast.NilNode:
+		return operand{slot: -1}, true
 	}
-	return values[i], nil
+	return operand{}, false
 }
 
 // eval runs the condition on values (aligned with Paths) using machine m.
 // env is scratch space reused across evaluations.
 func (c *Condition) eval(m *vm.VM, env map[string]any, values []any) (bool, error) {
-	if f := c.fast; f != nil && len(values) == len(c.slots) {
-		var args [2]any
-		for i, op := range f.args {
-			if op.slot < 0 {
-				args[i] = op.lit
-				continue
-			}
-			v, err := c.value(values, op.slot)
-			if err != nil {
-				return false, err
-			}
-			args[i] = v
+	if c.fast != nil && len(values) == len(c.slots) {
+		if r, ok := c.fast.run(values); ok {
+			return r, nil
 		}
-		out, err := f.fn(args[0], args[1])
-		if err != nil {
-			return false, &pathError{at: f.at, msg: err.Error()}
-		}
-		return out, nil
 	}
 	if err := c.bind(env, values); err != nil {
 		return false, err

@@ -170,4 +170,3 @@ func BenchmarkCondition(b *testing.B) {
 		})
 	}
 }
-

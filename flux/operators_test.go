@@ -139,6 +139,16 @@ func TestConditionSemantics(t *testing.T) {
 		{`domain.matrix[0] <= [1, 2]`, true, ""},
 		{`"abc" < "abd"`, true, ""},
 		{`(domain.absent ?? 0) < 1`, true, ""},
+		// compound shapes (also run by the shortcut, which must agree with the program)
+		{`domain.count > 1 and domain.flag`, true, ""},
+		{`not (domain.count < 1) or domain.absent`, true, ""},
+		{`domain.count < 1 or not domain.flag`, false, ""},
+		{`len(domain.list) == 3 and len(domain.name) == 5 && len(domain.cfg) == 3`, true, ""},
+		{`domain.count > 1 && (domain.max > 0 || domain.absent > 1)`, true, ""},
+		{`domain.count and true`, false, "not true or false"},
+		{`domain.absent > 1 and true`, false, "cannot compare None > int"},
+		{`true and domain.count.x > 1`, false, "domain.count is an int"},
+		{`len(domain.count) > 0 or domain.flag`, false, "invalid argument for len (type int)"},
 		// errors, each positioned and in Python words
 		{`domain.count / domain.zero > 0`, false, "division by zero"},
 		{`domain.count % domain.zero == 0`, false, "integer modulo by zero"},
