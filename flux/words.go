@@ -36,6 +36,7 @@ var (
 	goString   = regexp.MustCompile(`\bstring\b`)
 	goLocation = regexp.MustCompile(` \(\d+:\d+\)$`)
 	reflectOp  = regexp.MustCompile(`call of reflect\.Value\.\w+ on (zero )?Value`)
+	fetch      = regexp.MustCompile(`cannot fetch (\S+) from (\S+)`)
 )
 
 // plainWords returns msg without Go type names and Go error prefixes.
@@ -43,7 +44,8 @@ func plainWords(msg string) string {
 	msg = goLocation.ReplaceAllString(msg, "")
 	msg = reflectOp.ReplaceAllString(msg, "unsupported operation on this value")
 	msg = goWords.Replace(msg)
-	return goString.ReplaceAllString(msg, "str")
+	msg = goString.ReplaceAllString(msg, "str")
+	return fetch.ReplaceAllString(msg, "cannot read `$1` from a value of type $2 (only a dict has keys, only a list has [index] items)")
 }
 
 // goTypeWords names a Go type in the words of plainWords.
