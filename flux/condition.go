@@ -665,10 +665,21 @@ func operandOf(n ast.Node, slots []string) (operand, bool) {
 	return operand{}, false
 }
 
+// readable reports that no value is a NotAMapping, which the program reports before it
+// evaluates anything.
+func readable(values []any) bool {
+	for _, v := range values {
+		if _, bad := v.(NotAMapping); bad {
+			return false
+		}
+	}
+	return true
+}
+
 // eval runs the condition on values (aligned with Paths) using machine m.
 // env is scratch space reused across evaluations.
 func (c *Condition) eval(m *vm.VM, env map[string]any, values []any) (bool, error) {
-	if c.fast != nil && len(values) == len(c.slots) {
+	if c.fast != nil && len(values) == len(c.slots) && readable(values) {
 		if r, ok := c.fast.run(values); ok {
 			return r, nil
 		}
