@@ -61,16 +61,16 @@ func (p *loader) yamlError(err error) *Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return p.src.errorf(line, 1, CodeYAML, err, "invalid YAML: %s", m[2])
+		return p.src.errorf(line, 1, CodeYAML, err, "invalid YAML: %s", plainWords(m[2]))
 	}
-	return p.src.errorf(1, 1, CodeYAML, err, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	return p.src.errorf(1, 1, CodeYAML, err, "invalid YAML: %s", plainWords(strings.TrimPrefix(msg, "yaml: ")))
 }
 
 // document decodes exactly one YAML document and returns its root node.
 func (p *loader) document(src []byte) (root *yaml.Node, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			root, err = nil, p.src.errorf(1, 1, CodeYAML, nil, "invalid YAML: %v", r)
+			root, err = nil, p.src.errorf(1, 1, CodeYAML, nil, "invalid YAML: %s", plainWords(fmt.Sprint(r)))
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(src))
