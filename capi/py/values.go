@@ -58,7 +58,7 @@ func toGo(o *Object, depth int) (any, error) {
 	case C.theus_is_float(o.c()) != 0:
 		return float64(C.PyFloat_AsDouble(o.c())), nil
 	case IsStr(o):
-		return Str(o)
+		return strValue(o)
 	case C.theus_is_list(o.c()) != 0:
 		out := make([]any, 0, int(C.theus_list_size(o.c())))
 		for i := 0; i < int(C.theus_list_size(o.c())); i++ {
@@ -87,7 +87,7 @@ func toGo(o *Object, depth int) (any, error) {
 			if !IsStr(k) {
 				return flux.NewOpaque(TypeName(o) + " with " + TypeName(k) + " keys"), nil
 			}
-			ks, err := Str(k)
+			ks, err := strValue(k)
 			if err != nil {
 				return nil, err
 			}
@@ -145,6 +145,30 @@ func Below(o *Object, depth int, keys []string) (any, error) {
 		o = obj(item)
 	}
 	return ToGo(o)
+}
+
+// strValue is a str as a condition sees it. A str holding lone surrogates (which UTF-8
+// cannot encode) keeps them as their 3-byte sequences, so it still compares exactly: it
+// equals no other text and sorts by code point.
+func strValue(o *Object) (string, error) {
+	if s, err := Str(o); err == nil {
+		return s, nil
+	}
+	C.PyErr_Clear()
+	enc, errs := C.CString("utf-8"), C.CString("surrogatepass")
+	defer C.free(unsafe.Pointer(enc))
+	defer C.free(unsafe.Pointer(errs))
+	b := C.PyUnicode_AsEncodedString(o.c(), enc, errs)
+	if b == nil {
+		return "", ErrPython
+	}
+	defer C.theus_decref(b)
+	var p *C.char
+	var n C.Py_ssize_t
+	if C.PyBytes_AsStringAndSize(b, &p, &n) != 0 {
+		return "", ErrPython
+	}
+	return C.GoStringN(p, C.int(n)), nil
 }
 
 // bigInt converts a Python int beyond 64 bits exactly. Hexadecimal text is not subject to

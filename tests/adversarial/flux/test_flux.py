@@ -552,3 +552,19 @@ def test_conditions_from_threads_agree(engine):
         t.join()
     assert errors == []
     assert len(LOG) == 4 * 5 * len(flows)
+
+
+def test_unusual_str_and_int_values():
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    e = TheusEngine({"domain": {"s": "\ud800", "k": {"\ud800": 1}, "lvl": Level.HIGH, "ok": "é"}})
+    e.register(hit)
+    e.register(miss)
+    assert e.execute_workflow(if_flow('domain.s == "x"')) == ("miss",)
+    assert e.execute_workflow(if_flow('domain.s != ""')) == ("hit",)
+    assert e.execute_workflow(if_flow("len(domain.k) == 1")) == ("hit",)
+    assert e.execute_workflow(if_flow("domain.lvl == 3 and domain.lvl > 2")) == ("hit",)
+    assert e.execute_workflow(if_flow('domain.ok == "é" and domain.ok > "e"')) == ("hit",)
