@@ -205,6 +205,12 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	if err != nil {
 		return fail(err)
 	}
+	if !py.IsCallable(a[2]) {
+		return fail(argErrorf("flux_run: the step runner must be callable, got %s", py.TypeName(a[2])))
+	}
+	if !py.IsList(a[4]) {
+		return fail(argErrorf("flux_run: the trace sink must be a list, got %s", py.TypeName(a[4])))
+	}
 	const maxBudget = 1 << 40
 	if !py.IsInt(a[3]) {
 		return fail(argErrorf("budget: expected an int >= 0 (0 = the default, %d operations), got %s", flux.DefaultBudget, py.TypeName(a[3])))

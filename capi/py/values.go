@@ -119,6 +119,12 @@ func toGo(o *Object, depth int) (any, error) {
 	return flux.NewOpaque(TypeName(o)), nil
 }
 
+// IsCallable reports whether o can be called.
+func IsCallable(o *Object) bool { return C.PyCallable_Check(o.c()) != 0 }
+
+// IsList reports whether o is a list (or a subclass).
+func IsList(o *Object) bool { return C.theus_is_list(o.c()) != 0 }
+
 // Below reads the condition value at keys below a committed leaf value o: a dict is
 // entered by str key (flux.Missing when the key is absent); any other value yields
 // flux.NotAMapping. depth is the number of path segments that lead to o.

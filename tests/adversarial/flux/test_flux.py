@@ -568,3 +568,13 @@ def test_unusual_str_and_int_values():
     assert e.execute_workflow(if_flow("len(domain.k) == 1")) == ("hit",)
     assert e.execute_workflow(if_flow("domain.lvl == 3 and domain.lvl > 2")) == ("hit",)
     assert e.execute_workflow(if_flow('domain.ok == "é" and domain.ok > "e"')) == ("hit",)
+
+
+@pytest.mark.parametrize("runner,sink,fragment", [(None, [], "must be callable"), (42, [], "must be callable"),
+                                                  (print, None, "must be a list"), (print, (), "must be a list"),
+                                                  (print, {}, "must be a list")])
+def test_run_arguments_are_validated(engine, runner, sink, fragment):
+    wf = engine.load_workflow("steps: [hit]\n")
+    with pytest.raises(ArgumentError, match=fragment):
+        _core.flux_run(wf._h, engine._state._handle(), runner, 0, sink)
+    assert LOG == []
