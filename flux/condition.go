@@ -544,6 +544,10 @@ func (o operand) get(values []any) (any, bool) {
 		if o.length {
 			return len(x), true
 		}
+	case Set:
+		if o.length {
+			return len(x), true
+		}
 	case string:
 		if o.length {
 			return utf8.RuneCountInString(x), true

@@ -45,6 +45,10 @@ func (o Opaque) TypeName() string { return o.typ }
 // String implements fmt.Stringer.
 func (o Opaque) String() string { return "<" + o.typ + ">" }
 
+// Set is a Python set or frozenset read from the state. `in` tests membership, `==`
+// compares as sets, len counts its items; its order means nothing.
+type Set []any
+
 // NormInt returns x as an int when it fits in 64 bits, else x itself. Every *big.Int a
 // condition sees went through it, so a value has one representation.
 func NormInt(x *big.Int) any {
@@ -71,6 +75,8 @@ func typeName(v any) string {
 		return "list"
 	case map[string]any:
 		return "dict"
+	case Set:
+		return "frozenset"
 	case Opaque:
 		return v.typ
 	}
@@ -235,6 +241,20 @@ func equal(a, b any) (bool, error) {
 				return false, nil
 			}
 			if eq, err := equal(xv, yv); err != nil || !eq {
+				return false, err
+			}
+		}
+		return true, nil
+	case Set:
+		y, ok := b.(Set)
+		if !ok {
+			return false, opaqueCheck(b, a)
+		}
+		if len(x) != len(y) {
+			return false, nil
+		}
+		for _, it := range x {
+			if in, err := opIn(it, []any(y)); err != nil || in != true {
 				return false, err
 			}
 		}
@@ -517,7 +537,7 @@ func nonNumeric(op string, a, b any) (any, error) {
 // writes as a literal (as opposed to a date or duration made by a builtin).
 func kindOf(v any) (string, bool) {
 	switch v.(type) {
-	case nil, bool, int, int64, *big.Int, float64, string, []any, map[string]any, Opaque:
+	case nil, bool, int, int64, *big.Int, float64, string, []any, map[string]any, Set, Opaque:
 		return typeName(v), true
 	}
 	return "", false
@@ -572,6 +592,9 @@ func builtinNeg(v any) (r any, err error) {
 // opIn is Python's `in`: an item of a list (by ==), a key of a dict, a substring of a str.
 func opIn(args ...any) (any, error) {
 	item, coll := args[0], args[1]
+	if set, ok := coll.(Set); ok {
+		coll = []any(set)
+	}
 	switch c := coll.(type) {
 	case []any:
 		for _, x := range c {

@@ -43,6 +43,8 @@ func conditionState() map[string]any {
 			"none":   nil,
 			"arr":    NewOpaque("ndarray"),
 			"matrix": []any{[]any{1, 2}, []any{3, 4}},
+			"tags":   Set{"a", 2},
+			"tags2":  Set{2.0, "a"},
 		},
 	}
 }
@@ -139,6 +141,13 @@ func TestConditionSemantics(t *testing.T) {
 		{`domain.matrix[0] <= [1, 2]`, true, ""},
 		{`"abc" < "abd"`, true, ""},
 		{`(domain.absent ?? 0) < 1`, true, ""},
+		// sets
+		{`"a" in domain.tags`, true, ""},
+		{`2 in domain.tags and "b" not in domain.tags`, true, ""},
+		{`domain.tags == domain.tags2`, true, ""},
+		{`domain.tags == ["a", 2]`, false, ""},
+		{`len(domain.tags) == 2`, true, ""},
+		{`domain.tags < 1`, false, "cannot compare frozenset < int"},
 		// compound shapes (also run by the shortcut, which must agree with the program)
 		{`domain.count > 1 and domain.flag`, true, ""},
 		{`not (domain.count < 1) or domain.absent`, true, ""},

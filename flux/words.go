@@ -120,6 +120,19 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 			writeRepr(b, x[k], depth+1)
 		}
 		b.WriteByte('}')
+	case Set:
+		if len(x) == 0 {
+			b.WriteString("frozenset()")
+			break
+		}
+		b.WriteByte('{')
+		for i, it := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, it, depth+1)
+		}
+		b.WriteByte('}')
 	case Opaque:
 		b.WriteString("<" + x.typ + ">")
 	default:

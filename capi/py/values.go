@@ -33,8 +33,8 @@ const maxConditionDepth = 1000
 
 // ToGo converts a committed Python value into a condition value: nil, bool, int (an
 // integer that fits in 64 bits), *big.Int (any larger one, exact), float64, string, []any,
-// map[string]any, or flux.Opaque for a value conditions cannot look inside (bytes, sets,
-// arrays, objects, dicts with non-str keys). Every decision about a value's kind is taken
+// map[string]any, flux.Set (a set or frozenset), or flux.Opaque for a value conditions
+// cannot look inside (bytes, arrays, objects, dicts with non-str keys). Every decision about a value's kind is taken
 // in the one switch of toGo, so it can follow the value classifier.
 func ToGo(o *Object) (any, error) { return toGo(o, 0) }
 
@@ -98,6 +98,17 @@ func toGo(o *Object, depth int) (any, error) {
 			out[ks] = v
 		}
 		return out, nil
+	case C.PyType_IsSubtype(o.c().ob_type, &C.PySet_Type) != 0 || C.PyType_IsSubtype(o.c().ob_type, &C.PyFrozenSet_Type) != 0:
+		items := C.PySequence_List(o.c())
+		if items == nil {
+			return nil, ErrPython
+		}
+		defer C.theus_decref(items)
+		l, err := toGo(obj(items), depth)
+		if err != nil {
+			return nil, err
+		}
+		return flux.Set(l.([]any)), nil
 	case C.PyIndex_Check(o.c()) != 0: // integer types of other libraries (numpy.int64)
 		idx := C.PyNumber_Index(o.c())
 		if idx == nil {
