@@ -36,7 +36,7 @@ test: deps build check-boundary test-go test-py wheel-check ## run every test (G
 test-go: ## Go tests: pure packages without cgo, then with -race
 	CGO_ENABLED=0 go test -count=1 $(PURE)
 	go test -race -count=1 $(PURE)
-	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])')" go vet ./...
+	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') -Wall -Wextra -Wno-unused-parameter -Werror" go vet ./...
 
 test-py: ## pytest against the installed package (not the source tree)
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .

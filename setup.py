@@ -32,7 +32,7 @@ class GoBuildExt(build_ext):
         env = dict(os.environ)
         include = sysconfig.get_paths()["include"]
         env["CGO_ENABLED"] = "1"
-        env["CGO_CFLAGS"] = f"-I{include} -O2 -g0"
+        env["CGO_CFLAGS"] = f"-I{include} -O2 -g0 -Wall -Wextra -Wno-unused-parameter -Werror"
         ldflags = f"-s -w -extldflags=-Wl,--version-script={ROOT / 'capi' / 'exports.map'}"
         cmd = [find_go(), "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", f"-ldflags={ldflags}", "-o", str(out), "./capi"]
         self.announce(" ".join(cmd), level=2)
