@@ -318,41 +318,20 @@ theus_context_new(PyObject *values, PyObject *version, PyObject *extras, PyObjec
     if (ctx->attrs == NULL || ctx->att == NULL) {
         goto fail;
     }
-    unsigned long long build = ++build_counter;
-    Py_ssize_t pos = 0;
-    PyObject *path, *value;
-    while (PyDict_Next(values, &pos, &path, &value)) {
-        Py_INCREF(path); /* a str subclass path runs code while it is split */
-        Py_INCREF(value);
-        int r = theus_scoped_insert(ctx->attrs, path, value, msgs, ctx->att, build);
-        Py_DECREF(path);
-        Py_DECREF(value);
-        if (r < 0) {
-            goto fail;
-        }
-    }
-    if (declared != NULL && PyTuple_GET_SIZE(declared) != PyDict_GET_SIZE(values)) {
-        /* Declared paths without a value still get their ancestors, so ctx.domain.get(name,
-         * default) and `"domain" in ctx` work before anything was written there. */
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(declared); i++) {
-            PyObject *p = PyTuple_GET_ITEM(declared, i);
-            int has = PyDict_Contains(values, p);
-            if (has < 0 || (!has && theus_scoped_insert(ctx->attrs, p, NULL, msgs, ctx->att, build) < 0)) {
-                goto fail;
-            }
-        }
+    if (theus_scoped_build(ctx->attrs, values, declared, msgs, ctx->att, ++build_counter) < 0) {
+        goto fail;
     }
     if (PyDict_SetItem(ctx->attrs, str_version, version) < 0) {
         goto fail;
     }
-    theus_untrack(ctx->attrs);
+    theus_untrack_after(ctx->attrs, version);
     if (extras != NULL) {
         if ((ctx->extras = PyDict_Copy(extras)) == NULL) {
             goto fail;
         }
         theus_untrack(ctx->extras);
         /* An extra shadows a zone of the same name: drop the zone so attrs can be read first. */
-        pos = 0;
+        Py_ssize_t pos = 0;
         PyObject *name, *unused;
         while (PyDict_Next(ctx->extras, &pos, &name, &unused)) {
             Py_INCREF(name);

@@ -86,6 +86,16 @@ theus_untrack(PyObject *container)
     }
 }
 
+/* theus_untrack_after is theus_untrack after inserting value into the dict container: only
+ * a value the GC may track makes CPython track the dict again (keys here are str). */
+static inline void
+theus_untrack_after(PyObject *container, PyObject *value)
+{
+    if (PyType_IS_GC(Py_TYPE(value))) {
+        theus_untrack(container);
+    }
+}
+
 /* theus_repr_plain is the repr of committed data as plain Python would print it ({...},
  * [...], (...) for containers, cycles shown as {...}), every other value printed through
  * its frozen view, so no foreign __repr__ sees a committed object. */
@@ -155,11 +165,12 @@ theus_Attempt *theus_attempt_new(void);
 /* theus_scopedview_init readies the attempt type and the strings scopedview.c uses. */
 int theus_scopedview_init(void);
 
-/* theus_scoped_insert places one declared path and its value in the tree rooted at attrs
- * (the context's dict of zones); value NULL places only the path's ancestors. values is the
- * declared-paths object for messages, build the context's build number. */
-int theus_scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *values,
-                        theus_Attempt *att, unsigned long long build);
+/* theus_scoped_build places every path of the dict `present` (declared path -> committed
+ * value) in the tree rooted at attrs (the context's dict of zones), and the ancestors of every
+ * path of the tuple `declared` (or NULL) that has no value. values is the declared-paths
+ * object for messages, build the context's build number. */
+int theus_scoped_build(PyObject *attrs, PyObject *present, PyObject *declared, PyObject *values,
+                       theus_Attempt *att, unsigned long long build);
 
 /* theus_raise_undeclared raises ContractViolationError for reading prefix.name (segs[:depth]
  * is the prefix; segs may be NULL) and records it in att, or theus.PathError when that path is

@@ -63,32 +63,10 @@ theus_scopedview_init(void)
     return 0;
 }
 
-/* split_path returns a new reference to the tuple of path's segments. */
+/* split_new splits an exact str path that is not in the cache yet and caches it. */
 static PyObject *
-split_path(PyObject *path)
+split_new(PyObject *path)
 {
-    if (!PyUnicode_CheckExact(path)) { /* a str subclass could run code in the cache */
-        if (PyUnicode_Check(path)) {
-            PyObject *plain = PyUnicode_FromObject(path);
-            if (plain == NULL) {
-                return NULL;
-            }
-            PyObject *t = split_path(plain);
-            Py_DECREF(plain);
-            return t;
-        }
-        PyErr_Format(PyExc_TypeError, "context: a declared path must be a str, not %.100s",
-                     Py_TYPE(path)->tp_name);
-        return NULL;
-    }
-    PyObject *t = PyDict_GetItemWithError(split_cache, path);
-    if (t != NULL) {
-        Py_INCREF(t);
-        return t;
-    }
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
     PyObject *parts = PyUnicode_Split(path, str_dot, -1);
     if (parts == NULL) {
         return NULL;
@@ -105,7 +83,7 @@ split_path(PyObject *path)
         PyUnicode_InternInPlace(&seg);
         PyList_SetItem(parts, i, seg);
     }
-    t = PyList_AsTuple(parts);
+    PyObject *t = PyList_AsTuple(parts);
     Py_DECREF(parts);
     if (t == NULL) {
         return NULL;
@@ -120,6 +98,46 @@ split_path(PyObject *path)
     }
     theus_untrack(split_cache);
     return t;
+}
+
+/* split_other splits a path that is not an exact str: a str subclass is split as the plain
+ * str it equals (its own __hash__ or __eq__ never runs inside the cache). */
+static PyObject *
+split_other(PyObject *path)
+{
+    if (!PyUnicode_Check(path)) {
+        PyErr_Format(PyExc_TypeError, "context: a declared path must be a str, not %.100s",
+                     Py_TYPE(path)->tp_name);
+        return NULL;
+    }
+    PyObject *plain = PyUnicode_FromObject(path);
+    if (plain == NULL) {
+        return NULL;
+    }
+    PyObject *t = PyDict_GetItemWithError(split_cache, plain);
+    if (t != NULL) {
+        Py_INCREF(t);
+    }
+    else if (!PyErr_Occurred()) {
+        t = split_new(plain);
+    }
+    Py_DECREF(plain);
+    return t;
+}
+
+/* split_path returns a new reference to the tuple of path's segments. */
+static inline PyObject *
+split_path(PyObject *path)
+{
+    if (!PyUnicode_CheckExact(path)) {
+        return split_other(path);
+    }
+    PyObject *t = PyDict_GetItemWithError(split_cache, path);
+    if (t != NULL) {
+        Py_INCREF(t);
+        return t;
+    }
+    return PyErr_Occurred() ? NULL : split_new(path);
 }
 
 /* declared_list: "a.b, c.d" of the declared paths, sorted. `values` is the declared-paths
@@ -316,7 +334,9 @@ scoped_value(ScopedView *self, PyObject *key, PyObject *v)
         if (PyDict_SetItem(self->children, key, f) < 0) {
             Py_CLEAR(f);
         }
-        theus_untrack(self->children);
+        else {
+            theus_untrack_after(self->children, f);
+        }
     }
     return f;
 }
@@ -649,11 +669,21 @@ PyTypeObject theus_ScopedView_Type = {
 
 /* ---- the attempt a context and its views share ---- */
 
+/* A context is built for every process attempt; a few freed attempts are kept for reuse
+ * (as CPython does for small tuples), which keeps the allocation off the start path. */
+#define ATTEMPT_FREELIST 16
+static theus_Attempt *attempt_free[ATTEMPT_FREELIST];
+static int attempt_nfree = 0;
+
 static void
 attempt_dealloc(theus_Attempt *self)
 {
-    Py_XDECREF(self->path);
-    Py_XDECREF(self->message);
+    Py_CLEAR(self->path);
+    Py_CLEAR(self->message);
+    if (attempt_nfree < ATTEMPT_FREELIST) {
+        attempt_free[attempt_nfree++] = self;
+        return;
+    }
     PyObject_Free(self);
 }
 
@@ -669,7 +699,14 @@ PyTypeObject theus_Attempt_Type = {
 theus_Attempt *
 theus_attempt_new(void)
 {
-    theus_Attempt *att = PyObject_New(theus_Attempt, &theus_Attempt_Type);
+    theus_Attempt *att;
+    if (attempt_nfree > 0) {
+        att = attempt_free[--attempt_nfree];
+        _Py_NewReference((PyObject *)att);
+    }
+    else {
+        att = PyObject_New(theus_Attempt, &theus_Attempt_Type);
+    }
     if (att != NULL) {
         att->path = NULL;
         att->message = NULL;
@@ -677,9 +714,11 @@ theus_attempt_new(void)
     return att;
 }
 
-int
-theus_scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *values, theus_Attempt *att,
-                    unsigned long long build)
+/* scoped_insert places one declared path and its value in the tree rooted at attrs (the
+ * context's dict of zones); value NULL places only the path's ancestors. */
+static int
+scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *values, theus_Attempt *att,
+              unsigned long long build)
 {
     PyObject *segs = split_path(path);
     if (segs == NULL) {
@@ -697,12 +736,15 @@ theus_scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *
             if (container == attrs) { /* a whole zone: freeze it now */
                 PyObject *f = theus_freeze_item(value);
                 rc = f ? PyDict_SetItem(attrs, seg, f) : -1;
+                if (rc == 0) {
+                    theus_untrack_after(attrs, f);
+                }
                 Py_XDECREF(f);
             }
             else {
                 rc = PyDict_SetItem(container, seg, value);
+                theus_untrack_after(container, value);
             }
-            theus_untrack(container);
             break;
         }
         PyObject *existing = PyDict_GetItemWithError(container, seg);
@@ -717,7 +759,6 @@ theus_scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *
                 rc = -1;
                 break;
             }
-            theus_untrack(container);
             container = node->children; /* kept alive by container's reference to node */
             Py_DECREF(node);
         }
@@ -730,4 +771,40 @@ theus_scoped_insert(PyObject *attrs, PyObject *path, PyObject *value, PyObject *
     }
     Py_DECREF(segs);
     return rc;
+}
+
+int
+theus_scoped_build(PyObject *attrs, PyObject *present, PyObject *declared, PyObject *values,
+                   theus_Attempt *att, unsigned long long build)
+{
+    Py_ssize_t pos = 0;
+    PyObject *path, *value;
+    while (PyDict_Next(present, &pos, &path, &value)) {
+        if (PyUnicode_CheckExact(path)) { /* no user code runs: nothing to hold */
+            if (scoped_insert(attrs, path, value, values, att, build) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        Py_INCREF(path); /* a str subclass path runs code while it is split */
+        Py_INCREF(value);
+        int r = scoped_insert(attrs, path, value, values, att, build);
+        Py_DECREF(path);
+        Py_DECREF(value);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    if (declared != NULL && PyTuple_GET_SIZE(declared) != PyDict_GET_SIZE(present)) {
+        /* Declared paths without a value still get their ancestors, so ctx.domain.get(name,
+         * default) and `"domain" in ctx` work before anything was written there. */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(declared); i++) {
+            PyObject *p = PyTuple_GET_ITEM(declared, i);
+            int has = PyDict_Contains(present, p);
+            if (has < 0 || (!has && scoped_insert(attrs, p, NULL, values, att, build) < 0)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
