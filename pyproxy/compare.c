@@ -1,5 +1,6 @@
-/* compare.c: the two places where committed values meet foreign code without being read
- * through a view: equality (the views' ==, in, count, index) and repr.
+/* compare.c: the places where committed values meet foreign code without being read
+ * through a view: equality (the views' ==, in, count, index) and repr; and the freeze of a
+ * borrowed item, which holds the item because freezing may run foreign code.
  *
  * The rule both follow: a committed (raw) object is never handed to code theus does not own.
  * A foreign __eq__, numpy's __array_function__ dispatch and a foreign __repr__ would each
@@ -22,6 +23,19 @@ load_numpy(void)
     numpy_array_equal = PyObject_GetAttrString(np, "array_equal");
     Py_DECREF(np);
     return numpy_array_equal == NULL ? -1 : 0;
+}
+
+/* ---- freezing a borrowed item ---- */
+
+/* theus_freeze_item_slow is theus_freeze_item past the scalar check, out of line so the views'
+ * read loops stay small. */
+PyObject *
+theus_freeze_item_slow(PyObject *obj)
+{
+    Py_INCREF(obj);
+    PyObject *f = theus_freeze_slow(obj);
+    Py_DECREF(obj);
+    return f;
 }
 
 /* ---- equality ---- */

@@ -59,6 +59,8 @@ theus_freeze_fast(PyObject *obj)
 /* theus_freeze_item freezes a value borrowed from a container. Freezing can run user code
  * (an ndarray subclass's attributes, numpy's asarray) that may drop the container's reference,
  * so the value is held strongly while it is frozen. */
+PyObject *theus_freeze_item_slow(PyObject *obj);
+
 static inline PyObject *
 theus_freeze_item(PyObject *obj)
 {
@@ -68,10 +70,7 @@ theus_freeze_item(PyObject *obj)
         Py_INCREF(obj);
         return obj;
     }
-    Py_INCREF(obj);
-    PyObject *f = theus_freeze_slow(obj);
-    Py_DECREF(obj);
-    return f;
+    return theus_freeze_item_slow(obj);
 }
 
 /* theus_untrack hides a container a view keeps privately from the cyclic GC, so that
