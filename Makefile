@@ -37,6 +37,8 @@ test-go: ## Go tests: pure packages without cgo, then with -race
 	CGO_ENABLED=0 go test -count=1 $(PURE)
 	go test -race -count=1 $(PURE)
 	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') -Wall -Wextra -Wno-unused-parameter -Werror" go vet ./...
+	@# cgo's generated code needs -Wno-unused-parameter above; our own C keeps the full -Wextra
+	gcc -fsyntax-only -Wall -Wextra -Werror -I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') pyproxy/*.c capi/py/*.c
 
 test-py: ## pytest against the installed package (not the source tree)
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
