@@ -780,13 +780,9 @@ theus_scoped_build(PyObject *attrs, PyObject *present, PyObject *declared, PyObj
     Py_ssize_t pos = 0;
     PyObject *path, *value;
     while (PyDict_Next(present, &pos, &path, &value)) {
-        if (PyUnicode_CheckExact(path)) { /* no user code runs: nothing to hold */
-            if (scoped_insert(attrs, path, value, values, att, build) < 0) {
-                return -1;
-            }
-            continue;
-        }
-        Py_INCREF(path); /* a str subclass path runs code while it is split */
+        /* Held: a str subclass path runs code while it is split, and an allocation below may
+         * run a finalizer. */
+        Py_INCREF(path);
         Py_INCREF(value);
         int r = scoped_insert(attrs, path, value, values, att, build);
         Py_DECREF(path);
