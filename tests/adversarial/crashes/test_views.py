@@ -121,6 +121,24 @@ def dct(route, **items):
     view = view_of(route, data)
     TARGET.append(data)
     return view
+
+class EvilKey:
+    """A stored key whose hash, equality and repr empty the container."""
+    def __hash__(self):
+        strike()
+        return 12345
+    def __eq__(self, other):
+        strike()
+        return self is other
+    def __repr__(self):
+        strike()
+        return "EvilKey()"
+
+def keyed(route):
+    data = {"a": [1], EvilKey(): [2], "b": [3]}
+    view = view_of(route, data)
+    TARGET.append(data)
+    return view
 '''
 
 EPILOGUE = r'''
@@ -213,6 +231,14 @@ CASES = [
     ("dict-repr-items", "def run():\n    return repr(dct(route, k=EvilRepr(), a=[1]).items())", None),
     ("dict-reversed-freeze", "def run():\n    return list(reversed(dct(route, a=[1], k=evil_array())))", None),
     ("dict-to-dict", "def run():\n    return dct(route, k=EvilCopy(), a=[1], b=[2]).to_dict()", None),
+    ("dict-stored-key-hash", "def run():\n    return hash(keyed(route))", None),
+    ("dict-stored-key-keys-set", "def run():\n    return set(keyed(route).keys())", RT),
+    ("dict-stored-key-keys-and", "def run():\n    return keyed(route).keys() & {'a'}", RT),
+    ("dict-stored-key-items-eq", "def run():\n    return keyed(route).items() == set()", RT),
+    ("dict-stored-key-eq-dict", "def run():\n    v = keyed(route)\n    return v == {'a': [1], 'x': [2], 'b': [3]}", None),
+    ("dict-stored-key-repr", "def run():\n    return repr(keyed(route))", None),
+    ("dict-stored-key-repr-keys", "def run():\n    return repr(keyed(route).keys())", None),
+    ("dict-stored-key-or", "def run():\n    return keyed(route) | {'z': 1}", None),
     ("dict-nested-list-hash", "def run():\n    d = dct(route, k=[1])\n    inner = [evil_array(), 1, 2]\n"
      "    TARGET[:] = [inner]\n    holder = _core._freeze({'x': inner})\n    return hash(holder.x)", RT),
 ]
