@@ -80,9 +80,7 @@ theus_freeze_item(PyObject *obj)
 static inline void
 theus_untrack(PyObject *container)
 {
-    if (PyObject_GC_IsTracked(container)) {
-        PyObject_GC_UnTrack(container);
-    }
+    PyObject_GC_UnTrack(container); /* a no-op on an untracked container */
 }
 
 /* theus_untrack_after is theus_untrack after inserting value into the dict container: only
