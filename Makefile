@@ -10,6 +10,7 @@ PINS := requirements/dev.txt
 DIST := build/dist
 export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
+export THEUS_WERROR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PURE := ./kernel/... ./flux/...
 # System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
@@ -47,7 +48,9 @@ test: deps build check-boundary test-go test-py wheel-check ## run every test (G
 test-go: ## Go tests: pure packages without cgo, then with -race
 	CGO_ENABLED=0 go test -count=1 $(PURE)
 	go test -race -count=1 $(PURE)
-	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])')" go vet ./...
+	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') -Wall -Wextra -Wno-unused-parameter -Werror" go vet ./...
+	@# cgo's generated code needs -Wno-unused-parameter above; our own C keeps the full -Wextra
+	gcc -fsyntax-only -Wall -Wextra -Werror -I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') pyproxy/*.c capi/py/*.c
 
 test-py: ## pytest against the installed package (not the source tree)
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider -m "not dist" .
