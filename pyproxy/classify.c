@@ -11,7 +11,8 @@
  *     OBJECTs (a frozen dataclass with a list field reads as a FrozenObject). Classes with
  *     __slots__ and __hash__ (Fraction, pathlib paths, UUID) are trusted as value objects.
  *   - dict/list and subclasses: DICT/LIST. Subclasses are stored as plain dicts and lists.
- *   - a tuple holding something mutable: TUPLE (read as FrozenList); a tuple subclass
+ *   - a tuple holding something mutable: TUPLE (every exact tuple reads as a FrozenList, a
+ *     tuple of scalars included, so reads have one type for tuples); a tuple subclass
  *     (namedtuple) holding something mutable: NAMEDTUPLE, read as the same type with frozen
  *     items, so field names keep working.
  *   - set, or a frozenset holding non-scalars: SET, read as a frozenset of frozen items.
@@ -609,7 +610,11 @@ freeze_set(PyObject *obj)
     PyObject *items = theus_set_items(obj); /* hashing a frozen item may run user code */
     PyObject *out = items ? PyFrozenSet_New(NULL) : NULL;
     for (Py_ssize_t i = 0; out != NULL && i < PyList_GET_SIZE(items); i++) {
-        PyObject *f = theus_freeze_fast(PyList_GET_ITEM(items, i));
+        PyObject *item = PyList_GET_ITEM(items, i);
+        theus_kind_t k = theus_kind_classify(item, 0);
+        PyObject *f = k == THEUS_KIND_ERROR ? NULL
+                      : (k == THEUS_KIND_SCALAR || k == THEUS_KIND_OPAQUE) ? (Py_INCREF(item), item)
+                      : theus_freeze_fast(item);
         if (f == NULL || PySet_Add(out, f) < 0) {
             Py_CLEAR(out);
         }
@@ -638,7 +643,7 @@ theus_freeze_slow(PyObject *obj)
     if (tp == &PyDict_Type) {
         return theus_wrap(&theus_FrozenDict_Type, obj);
     }
-    if (tp == &PyList_Type) {
+    if (tp == &PyList_Type || tp == &PyTuple_Type) { /* a tuple of scalars too: one read type */
         return theus_wrap(&theus_FrozenList_Type, obj);
     }
     switch (theus_kind_classify(obj, 0)) {
