@@ -12,6 +12,12 @@
  */
 #include "internal.h"
 
+#include <structmember.h>
+
+/* How deep a copy may nest (per thread: a copy may run user code that lets another thread in). */
+#define THAW_MAX_DEPTH 10000
+static _Thread_local int thaw_depth = 0;
+
 static PyObject *str_deepcopy = NULL;
 static PyObject *str_args = NULL;
 static PyObject *str_to_dict = NULL;
@@ -204,8 +210,9 @@ copy_members(PyObject *src, PyObject *dst, PyObject **memo)
         Py_ssize_t pos = 0;
         PyObject *name, *descr;
         while (d != NULL && PyDict_Next(d, &pos, &name, &descr)) {
-            if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-                continue;
+            if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+                (((PyMemberDescrObject *)descr)->d_member->flags & READONLY)) {
+                continue; /* not a __slots__ member (a C type's read-only field) */
             }
             PyObject *v = Py_TYPE(descr)->tp_descr_get(descr, src, (PyObject *)Py_TYPE(src));
             if (v == NULL) {
@@ -398,10 +405,18 @@ theus_thaw(PyObject *obj, PyObject **memo)
     if (*memo == NULL && (*memo = PyDict_New()) == NULL) {
         return NULL;
     }
+    /* the copy runs on the C stack: bounded whatever sys.setrecursionlimit says */
+    if (thaw_depth >= THAW_MAX_DEPTH) {
+        PyErr_Format(PyExc_RecursionError, "a value nested deeper than %d levels cannot be copied "
+                     "out of theus state", THAW_MAX_DEPTH);
+        return NULL;
+    }
     if (Py_EnterRecursiveCall(" while copying a theus view")) {
         return NULL;
     }
+    thaw_depth++;
     PyObject *out = thaw_inner(obj, memo);
+    thaw_depth--;
     Py_LeaveRecursiveCall();
     return out;
 }

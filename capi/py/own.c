@@ -23,7 +23,7 @@ theus_refusal_fn theus_refusal_hook = NULL;
 PyObject *theus_delete_marker = NULL;
 
 /* How deep a value may nest, whatever the recursion limit says: the copy runs on the C stack. */
-#define MAX_DEPTH 20000
+#define MAX_DEPTH 10000
 
 #define DELETE_TEXT "theus.DELETE removes a path: write it as a path's whole new value, not inside a value"
 

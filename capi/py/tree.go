@@ -29,16 +29,24 @@ func ToNode(v *Object) (*Node, error) { return ToNodeAt(v, nil) }
 // error messages name.
 func ToNodeAt(v, path *Object) (*Node, error) {
 	n, err := toNode(v, 0)
+	if err == nil {
+		return n, nil
+	}
+	prefix := ""
+	if path != nil {
+		saved := FetchError()
+		prefix, _ = Str(path)
+		C.PyErr_Clear()
+		RestoreError(saved)
+	}
 	var ve *valueError
-	if err != nil && errors.As(err, &ve) {
-		prefix := ""
-		if path != nil {
-			prefix, _ = Str(path)
-			C.PyErr_Clear()
-		}
+	if errors.As(err, &ve) {
 		return nil, ve.raise(prefix)
 	}
-	return n, err
+	if prefix != "" && err == ErrPython && C.PyErr_ExceptionMatches(C.PyExc_RecursionError) != 0 {
+		AddNote("while storing " + prefix)
+	}
+	return nil, err
 }
 
 // valueError is a refusal found while converting a value: steps holds the branch names from
@@ -74,8 +82,9 @@ func (e *valueError) raise(prefix string) error {
 	return Errorf(KindArgument, "%s: %s", where, e.text)
 }
 
-// maxDepth bounds how deep branches nest whatever the recursion limit says.
-const maxDepth = 100000
+// maxDepth bounds how deep branches nest whatever the recursion limit says (as own.c and
+// thaw.c bound the C copies).
+const maxDepth = 10000
 
 func toNode(v *Object, depth int) (*Node, error) {
 	if v == deleteMarker {
@@ -93,7 +102,7 @@ func toNode(v *Object, depth int) (*Node, error) {
 	if depth >= 64 {
 		if limit := int(C.Py_GetRecursionLimit()); depth >= limit || depth >= maxDepth {
 			return nil, &valueError{recursion: true, text: fmt.Sprintf(
-				"a value nested deeper than the recursion limit (%d levels), or cyclic, cannot be stored; flatten it (or raise sys.setrecursionlimit for deep data)", min(limit, maxDepth))}
+				"a value nested deeper than %d levels (sys.getrecursionlimit(), at most %d), or cyclic, cannot be stored; flatten it", min(limit, maxDepth), maxDepth)}
 		}
 	}
 	// A snapshot of the items holds every key and value while children convert: converting
