@@ -338,6 +338,16 @@ theus_kind_classify(PyObject *v, int flags)
     return kind_at(v, flags, 0);
 }
 
+int
+theus_is_value_object(PyObject *v)
+{
+    PyTypeObject *tp = Py_TYPE(v);
+    return PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) && !is_enum_member(tp) && !PyType_Check(v) &&
+           (tp->tp_dictoffset != 0 || theus_lookup_type(tp, str_slots) != NULL) &&
+           !PyTuple_Check(v) && !PyFrozenSet_Check(v) && !PyLong_Check(v) && !PyFloat_Check(v) &&
+           !PyUnicode_Check(v) && !PyBytes_Check(v) && !PyComplex_Check(v);
+}
+
 /* type_label returns a new str naming v's type for messages: "collections.deque",
    "numpy.ma.MaskedArray", "mymodule.Order". */
 static PyObject *

@@ -46,6 +46,9 @@ PyObject *theus_raise_readonly_obj(const char *what, const char *verb, PyObject 
 
 /* theus_kind_classify returns the kind of v; flags is 0 or THEUS_KIND_COMMIT. */
 theus_kind_t theus_kind_classify(PyObject *v, int flags);
+/* theus_is_value_object: v is an instance of a Python class with its own __hash__ (a SCALAR
+   such as a frozen dataclass), not an enum member: thaws copy it rather than share it. */
+int theus_is_value_object(PyObject *v);
 /* theus_refusal_text returns a new str "cannot store a <type> (<why; what to store instead>)". */
 PyObject *theus_refusal_text(PyObject *v);
 /* theus_freeze_buffer returns the read-only form of a BUFFER: an array of the same type over

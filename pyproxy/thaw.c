@@ -6,7 +6,8 @@
  *   - numpy arrays are copied from their read-only view, so a subclass's hooks see read-only
  *     memory only;
  *   - an instance of a Python class is copied attribute by attribute into a new instance
- *     (type.__new__ with no arguments, __init__ not called, as copy does); a class that defines
+ *     (type.__new__ with no arguments, __init__ not called, as copy does), value objects such
+ *     as frozen dataclasses included (enum members are shared); a class that defines
  *     __deepcopy__ gets it called with the read-only view as self, and whatever it returns that
  *     is still a theus view is thawed in turn.
  */
@@ -348,7 +349,8 @@ thaw_inner(PyObject *obj, PyObject **memo)
     if (kind == THEUS_KIND_ERROR) {
         return NULL;
     }
-    if (kind == THEUS_KIND_SCALAR || kind == THEUS_KIND_OPAQUE) {
+    int value_object = kind == THEUS_KIND_SCALAR && theus_is_value_object(obj);
+    if ((kind == THEUS_KIND_SCALAR && !value_object) || kind == THEUS_KIND_OPAQUE) {
         Py_INCREF(obj);
         return obj;
     }
@@ -358,6 +360,15 @@ thaw_inner(PyObject *obj, PyObject **memo)
     }
     if (found != NULL) {
         return found;
+    }
+    if (value_object) { /* a frozen dataclass: a copy, so the result is not the committed one */
+        PyObject *c = copy_object(obj, memo);
+        if (c == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear(); /* cannot be created without arguments: immutable, shared */
+            Py_INCREF(obj);
+            return obj;
+        }
+        return c;
     }
     switch (kind) {
     case THEUS_KIND_DICT:
