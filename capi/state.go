@@ -213,7 +213,7 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 		}
 		if err == nil {
 			var node *py.Node
-			if node, err = py.ToNode(v); err == nil {
+			if node, err = py.ToNodeAt(v, k); err == nil {
 				out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
 				continue
 			}

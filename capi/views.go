@@ -11,6 +11,7 @@ func initViews(module *py.Object) bool {
 		return false
 	}
 	py.SetUnwrap(pyproxy.UnwrapFunc())
+	py.SetKind(pyproxy.KindFunc(), pyproxy.RefusalFunc())
 	return true
 }
 

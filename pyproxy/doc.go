@@ -7,10 +7,10 @@
 // strong reference to the committed object and freezes what it hands out, lazily, one level
 // at a time: dict -> FrozenDict, list/tuple -> FrozenList, set -> frozenset, numpy array ->
 // read-only array over the same memory, writable buffer -> read-only memoryview, instance of a
-// Python class -> FrozenObject (see freeze.c for the exact rules and what is passed by
+// Python class -> FrozenObject (see classify.c for the exact rules and what is passed by
 // reference). Every write raises theus.ContextError; no attribute, method, copy, pickle or
 // gc.get_referents walk reaches the committed mutable object (the views are not GC-tracked
-// for that reason; the essay at the top of freeze.c explains why that is safe).
+// for that reason; the essay at the top of view.c explains why that is safe).
 //
 // The C files in this directory are compiled by cgo into the one theus extension module.
 // Python's include directory comes from the build environment

@@ -8,7 +8,11 @@
  *     reads through the view and `self.x = 1` raises ContextError;
  *   - `__class__` reports the wrapped class (isinstance works); `__dict__` raises ContextError;
  *   - == calls the class's own __eq__ bound to the view (identity when it has none);
- *   - copy/deepcopy/pickle work on copy.deepcopy of the wrapped instance.
+ *   - hash() is identity for classes without __hash__ of their own; otherwise the class's
+ *     __hash__ runs bound to the view;
+ *   - copy/deepcopy/pickle work on an independent copy made by theus_thaw (attribute by
+ *     attribute, or the class's __deepcopy__ bound to the view): no copy hook sees the
+ *     wrapped instance.
  * Protocol slots of the wrapped class (len, iter, [], arithmetic, calls) and __getattr__ /
  * __getattribute__ overrides are not forwarded.
  *
@@ -23,6 +27,7 @@
 
 static PyObject *str_class = NULL;
 static PyObject *str_eq = NULL;
+static PyObject *str_hash = NULL;
 static PyObject *object_eq = NULL; /* object.__eq__ (borrowed from object's dict) */
 
 static int
@@ -174,8 +179,33 @@ frozenobject_richcompare(PyObject *self, PyObject *other, int op)
 static Py_hash_t
 frozenobject_hash(PyObject *self)
 {
-    /* Only classes with identity hashing (or none) get a FrozenObject: no user code runs. */
-    return PyObject_Hash(FO_DATA(self));
+    PyObject *obj = FO_DATA(self);
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_hash == PyBaseObject_Type.tp_hash || tp->tp_hash == PyObject_HashNotImplemented) {
+        return PyObject_Hash(obj); /* identity, or TypeError: no user code runs */
+    }
+    /* a class with its own __hash__ (a frozen dataclass holding a list): it runs with the view
+       as self, like every other method */
+    PyObject *h = theus_lookup_type(tp, str_hash);
+    if (h == NULL || Py_TYPE(h)->tp_descr_get == NULL) {
+        return PyObject_HashNotImplemented(self);
+    }
+    Py_INCREF(h);
+    PyObject *bound = Py_TYPE(h)->tp_descr_get(h, self, (PyObject *)tp);
+    Py_DECREF(h);
+    PyObject *r = bound ? PyObject_CallNoArgs(bound) : NULL;
+    Py_XDECREF(bound);
+    if (r == NULL) {
+        return -1;
+    }
+    if (!PyLong_Check(r)) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_TypeError, "__hash__ method should return an integer");
+        return -1;
+    }
+    Py_hash_t out = PyLong_Type.tp_hash(r);
+    Py_DECREF(r);
+    return out == -1 && !PyErr_Occurred() ? -2 : out;
 }
 
 static PyObject *
@@ -240,23 +270,29 @@ frozenobject_dir(PyObject *self, PyObject *unused)
 }
 
 static PyMethodDef frozenobject_methods[] = {
-    {"__copy__", frozenobject_copy, METH_NOARGS, PyDoc_STR("copy.copy(view) -> an independent deep copy of the instance.")},
-    {"__deepcopy__", frozenobject_deepcopy, METH_O, PyDoc_STR("copy.deepcopy(view) -> an independent deep copy of the instance.")},
-    {"__reduce__", frozenobject_reduce, METH_NOARGS, PyDoc_STR("Pickles a deep copy of the instance.")},
-    {"__reduce_ex__", frozenobject_reduce_ex, METH_O, PyDoc_STR("Pickles a deep copy of the instance.")},
-    {"__dir__", frozenobject_dir, METH_NOARGS, PyDoc_STR("The wrapped instance's attribute names.")},
+    {"__copy__", frozenobject_copy, METH_NOARGS,
+     PyDoc_STR("__copy__($self, /)\n--\n\ncopy.copy(view) -> an independent deep copy of the instance.")},
+    {"__deepcopy__", frozenobject_deepcopy, METH_O,
+     PyDoc_STR("__deepcopy__($self, memo, /)\n--\n\ncopy.deepcopy(view) -> an independent deep copy of the instance.")},
+    {"__reduce__", frozenobject_reduce, METH_NOARGS,
+     PyDoc_STR("__reduce__($self, /)\n--\n\nPickles a deep copy of the instance.")},
+    {"__reduce_ex__", frozenobject_reduce_ex, METH_O,
+     PyDoc_STR("__reduce_ex__($self, protocol, /)\n--\n\nPickles a deep copy of the instance.")},
+    {"__dir__", frozenobject_dir, METH_NOARGS,
+     PyDoc_STR("__dir__($self, /)\n--\n\nThe wrapped instance's attribute names.")},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(frozenobject_doc,
 "A read-only attribute proxy for an instance of a Python class (one with a __dict__ or\n"
-"__slots__ and no __hash__ of its own, e.g. a plain class or a mutable dataclass).\n\n"
+"__slots__, e.g. a plain class, a mutable dataclass or a types.SimpleNamespace).\n\n"
 "Attributes read frozen; methods and properties run with the view as self, so they can read\n"
-"but not write. __class__ is the wrapped class (isinstance works); == uses the class's\n"
-"__eq__. Protocol methods (len, iter, [], operators, calls) are not forwarded.\n"
-"Instances of classes that define __hash__ (frozen dataclasses, Enum members, ...) are\n"
-"treated as values and read as they are; instances of C extension types are passed by\n"
-"reference. copy/deepcopy/pickle give an independent copy of the instance.\n"
+"but not write. __class__ is the wrapped class (isinstance works); == and hash() use the\n"
+"class's __eq__ and __hash__. Protocol methods (len, iter, [], operators, calls) are not\n"
+"forwarded. Instances of classes that define __hash__ and hold only immutable values (a\n"
+"frozen dataclass of numbers, Enum members, ...) are values and read as they are; instances\n"
+"of C extension types are passed by reference. copy/deepcopy/pickle give an independent\n"
+"copy of the instance.\n"
 "Every write raises ContextError: " THEUS_READONLY_FIX ".");
 
 PyTypeObject theus_FrozenObject_Type = {
@@ -346,6 +382,9 @@ theus_frozenobject_init(void)
         return -1;
     }
     if (str_eq == NULL && (str_eq = PyUnicode_InternFromString("__eq__")) == NULL) {
+        return -1;
+    }
+    if (str_hash == NULL && (str_hash = PyUnicode_InternFromString("__hash__")) == NULL) {
         return -1;
     }
     if (PyType_Ready(&PyBaseObject_Type) < 0) {

@@ -4,12 +4,13 @@
 #define THEUS_PYPROXY_INTERNAL_H
 
 #include "pyproxy.h"
+#include "../capi/py/kind.h"
 
 #include <stddef.h>
 
 /* theus_View is the layout of FrozenDict, FrozenList, FrozenObject and FrozenBuffer: one
  * strong reference to the wrapped object, which no attribute, method or referent walk hands
- * out. The views are deliberately not GC-tracked (see the essay at the top of freeze.c). */
+ * out. The views are deliberately not GC-tracked (see the essay at the top of view.c). */
 typedef struct {
     PyObject_HEAD
     PyObject *data;
@@ -40,6 +41,28 @@ PyObject *theus_raise_readonly(const char *what, const char *action);
 int theus_raise_readonly_int(const char *what, const char *action);
 /* theus_raise_readonly_obj: the same with "<verb> <repr(name)>" as the action. */
 PyObject *theus_raise_readonly_obj(const char *what, const char *verb, PyObject *name);
+
+/* ---- classify.c: the one value classifier (kinds in capi/py/kind.h) and freezing ---- */
+
+/* theus_kind_classify returns the kind of v; flags is 0 or THEUS_KIND_COMMIT. */
+theus_kind_t theus_kind_classify(PyObject *v, int flags);
+/* theus_is_value_object: v is an instance of a Python class with its own __hash__ (a SCALAR
+   such as a frozen dataclass), not an enum member: thaws copy it rather than share it. */
+int theus_is_value_object(PyObject *v);
+/* theus_refusal_text returns a new str "cannot store a <type> (<why; what to store instead>)". */
+PyObject *theus_refusal_text(PyObject *v);
+/* theus_freeze_buffer returns the read-only form of a BUFFER: an array of the same type over
+   read-only memory, or a read-only memoryview. */
+PyObject *theus_freeze_buffer(PyObject *obj);
+/* theus_tuple_of_type returns tuple.__new__(tp, items): the tuple subclass tp holding items. */
+PyObject *theus_tuple_of_type(PyTypeObject *tp, PyObject *items);
+/* theus_set_items returns a new list of a set's items (no __iter__ override runs). */
+PyObject *theus_set_items(PyObject *obj);
+int theus_classify_init(void);
+int theus_thaw_init(void);
+int theus_view_init(void);
+/* theus_view_data (unwrap.c): the borrowed committed object behind a data view, or NULL. */
+PyObject *theus_view_data(PyObject *v);
 
 /* theus_freeze_slow handles everything but the exact immutable scalars. */
 PyObject *theus_freeze_slow(PyObject *obj);

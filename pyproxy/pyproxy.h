@@ -18,7 +18,7 @@
 int theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_error);
 
 /* theus_freeze returns a new reference: a read-only view of obj, or obj itself when it is
- * immutable (or passed by reference, see freeze.c). NULL with an exception set on error. */
+ * immutable (or passed by reference, see classify.c). NULL with an exception set on error. */
 PyObject *theus_freeze(PyObject *obj);
 
 /* theus_context_new returns a new reference to the context a process receives.

@@ -1,7 +1,6 @@
 package pyproxy
 
-// #include <Python.h>
-// PyObject *theus_view_data(PyObject *v);
+// #include "internal.h"
 import "C"
 
 import "unsafe"
@@ -9,3 +8,11 @@ import "unsafe"
 // UnwrapFunc is the address of the C function that returns the committed object behind a
 // view (borrowed) or NULL; commits use it so a process may return a view it was given.
 func UnwrapFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_view_data) }
+
+// KindFunc is the address of the one value classifier (theus_kind_classify, see
+// capi/py/kind.h); RefusalFunc the address of the function that says why a REFUSED value
+// cannot be stored.
+func KindFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_kind_classify) }
+
+// RefusalFunc: see KindFunc.
+func RefusalFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_refusal_text) }

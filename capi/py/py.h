@@ -9,6 +9,8 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "kind.h"
+
 /* Hot helpers take objects as uintptr_t: cgo checks every pointer argument for Go pointers
    (about 20 ns each) and these are never Go pointers. */
 #define THEUS_OBJ(u) ((PyObject *)(u))
@@ -42,12 +44,15 @@ static inline void theus_raise_call(PyObject *cls, PyObject *args, PyObject *kwa
 
 #endif
 
-/* theus_own returns a new reference to a private copy of v for committing into state: plain
-   containers (list, tuple, dict, set, bytearray) are copied recursively, numpy arrays copied,
-   memoryviews copied to bytes, so the writer cannot change committed data afterwards;
-   immutable values and read-only views are shared; other objects are stored by reference.
-   NULL with an exception set on failure (too deep, cyclic). */
-PyObject *theus_own(PyObject *v);
+/* theus_own sets *out to a new reference to a private copy of v for committing into state and
+   returns 0 (what is copied and what is shared: own.c); -1 with an exception set on failure
+   (RecursionError for data nested too deep or cyclic); -2 with no exception set when v holds
+   a value theus refuses to store, *out then being a new tuple (location inside v such as
+   "[0]['k']", the reason). */
+int theus_own(PyObject *v, PyObject **out);
+
+/* theus_delete_marker is theus.DELETE (set once at module init): refused inside a value. */
+extern PyObject *theus_delete_marker;
 
 /* theus_dict_build returns a new dict of n items: key i is the UTF-8 text
    names[offs[i]:offs[i+1]], value i the object vals[i] (borrowed). One call builds
@@ -77,6 +82,12 @@ static inline void theus_add_note(const char *note, Py_ssize_t len) {
     PyErr_Restore(type, value, tb);
 }
 
+/* theus_install_kind installs the classifier and its refusal text (see kind.h). */
+static inline void theus_install_kind(void *kind, void *refusal) {
+    theus_kind_hook = (theus_kind_fn)kind;
+    theus_refusal_hook = (theus_refusal_fn)refusal;
+}
+
 static inline int theus_is_float(PyObject *o) { return PyFloat_Check(o); }
 static inline int theus_is_bool(PyObject *o) { return PyBool_Check(o); }
 static inline int theus_is_list(PyObject *o) { return PyList_Check(o); }
@@ -99,15 +110,16 @@ static inline int theus_as_i64(PyObject *o, long long *out) {
 
 /* theus_prepare classifies a value being committed: it returns 1 and sets *dict (borrowed) when
    the value (seen through a view) is a dict; 0 and sets *leaf to a new reference to its private
-   copy otherwise; -1 with an exception set on failure. */
+   copy otherwise; -1 with an exception set on failure; -2 when the value is refused, *leaf then
+   being theus_own's (location, reason) tuple. */
 static inline int theus_prepare(PyObject *v, PyObject **dict, PyObject **leaf) {
     PyObject *inner = theus_unwrap(v);
     if (inner != NULL) v = inner;
     if (PyDict_Check(v)) { *dict = v; return 1; }
     Py_INCREF(v); /* copying may run user code (a __hash__) that drops the caller's reference */
-    *leaf = theus_own(v);
+    int r = theus_own(v, leaf);
     Py_DECREF(v);
-    return *leaf == NULL ? -1 : 0;
+    return r;
 }
 
 /* Struct-returning variants: no Go pointer crosses into C, so cgo's pointer checks stay out
@@ -140,6 +152,12 @@ static inline theus_pair theus_pair_at(uintptr_t items, Py_ssize_t i) {
     PyObject *t = PyList_GET_ITEM(THEUS_OBJ(items), i);
     theus_pair p = {PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1)};
     return p;
+}
+typedef struct { PyObject *out; int status; } theus_owned;
+static inline theus_owned theus_own_value(uintptr_t v) {
+    theus_owned r = {NULL, 0};
+    r.status = theus_own(THEUS_OBJ(v), &r.out);
+    return r;
 }
 typedef struct { PyObject *dict, *leaf; int kind; } theus_prepared;
 static inline theus_prepared theus_prepare_value(uintptr_t v) {

@@ -19,11 +19,76 @@ type Node = kernel.Node[*Object]
 // ToNode converts a value a writer hands to theus into a kernel node that the writer can no
 // longer change: a dict whose keys are all str becomes a branch (recursively), a theus view
 // becomes the committed data behind it, any other value a leaf holding a private copy
-// (theus_own). The returned tree owns its references; FreeNode drops them when the commit
-// does not happen.
-func ToNode(v *Object) (*Node, error) {
+// (theus_own, which asks the one classifier what each value is). The returned tree owns its
+// references; FreeNode drops them when the commit does not happen. A refused value (see
+// kind.h) or theus.DELETE inside the value is an ArgumentError naming where it sits; data
+// nested deeper than the recursion limit, or cyclic, is a RecursionError.
+func ToNode(v *Object) (*Node, error) { return ToNodeAt(v, nil) }
+
+// ToNodeAt is ToNode for the value written at path (a str, or nil for the root), which the
+// error messages name.
+func ToNodeAt(v, path *Object) (*Node, error) {
+	n, err := toNode(v, 0)
+	if err == nil {
+		return n, nil
+	}
+	prefix := ""
+	if path != nil {
+		saved := FetchError()
+		prefix, _ = Str(path)
+		C.PyErr_Clear()
+		RestoreError(saved)
+	}
+	var ve *valueError
+	if errors.As(err, &ve) {
+		return nil, ve.raise(prefix)
+	}
+	if prefix != "" && err == ErrPython && C.PyErr_ExceptionMatches(C.PyExc_RecursionError) != 0 {
+		AddNote("while storing " + prefix)
+	}
+	return nil, err
+}
+
+// valueError is a refusal found while converting a value: steps holds the branch names from
+// the refused value up (innermost first), loc its place inside a leaf ("[0]['k']").
+type valueError struct {
+	steps     []string
+	loc, text string
+	recursion bool
+}
+
+func (e *valueError) Error() string { return e.text }
+
+// raise turns the refusal into the Python exception, the location spelled from prefix.
+func (e *valueError) raise(prefix string) error {
+	parts := make([]string, 0, len(e.steps)+1)
+	if prefix != "" {
+		parts = append(parts, prefix)
+	}
+	for i := len(e.steps) - 1; i >= 0; i-- {
+		parts = append(parts, e.steps[i])
+	}
+	if len(parts) > 12 { // a deep location: its first and last steps
+		parts = append(append(parts[:6:6], "..."), parts[len(parts)-5:]...)
+	}
+	where := strings.Join(parts, ".") + e.loc
+	if where == "" {
+		where = "value"
+	}
+	if e.recursion {
+		raise(C.PyExc_RecursionError, where+": "+e.text)
+		return ErrPython
+	}
+	return Errorf(KindArgument, "%s: %s", where, e.text)
+}
+
+// maxDepth bounds how deep branches nest whatever the recursion limit says (as own.c and
+// thaw.c bound the C copies).
+const maxDepth = 10000
+
+func toNode(v *Object, depth int) (*Node, error) {
 	if v == deleteMarker {
-		return nil, Errorf(KindArgument, "theus.DELETE removes a path: write it as a path's whole new value, not inside a value")
+		return nil, &valueError{text: "theus.DELETE removes a path: write it as a path's whole new value, not inside a value"}
 	}
 	r := C.theus_prepare_value(v.u())
 	switch r.kind {
@@ -31,6 +96,14 @@ func ToNode(v *Object) (*Node, error) {
 		return kernel.Leaf(obj(r.leaf)), nil
 	case -1:
 		return nil, ErrPython
+	case -2:
+		return nil, refusal(obj(r.leaf))
+	}
+	if depth >= 64 {
+		if limit := int(C.Py_GetRecursionLimit()); depth >= limit || depth >= maxDepth {
+			return nil, &valueError{recursion: true, text: fmt.Sprintf(
+				"a value nested deeper than %d levels (sys.getrecursionlimit(), at most %d), or cyclic, cannot be stored; flatten it", min(limit, maxDepth), maxDepth)}
+		}
 	}
 	// A snapshot of the items holds every key and value while children convert: converting
 	// one may run user code (a __hash__) that changes the dict.
@@ -45,26 +118,42 @@ func ToNode(v *Object) (*Node, error) {
 		s, err := Str(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).k))
 		if err != nil { // a non-str (or unencodable) key: the dict is one leaf
 			C.PyErr_Clear()
-			c := C.theus_own(r.dict)
-			if c == nil {
+			c := C.theus_own_value(obj(r.dict).u())
+			switch c.status {
+			case -1:
 				return nil, ErrPython
+			case -2:
+				return nil, refusal(obj(c.out))
 			}
-			return kernel.Leaf(obj(c)), nil
+			return kernel.Leaf(obj(c.out)), nil
 		}
 		names[i] = s
 	}
 	children := make(map[string]*Node, n)
 	for i, name := range names {
-		c, err := ToNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v))
+		c, err := toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1)
 		if err != nil {
 			for _, done := range children {
 				FreeNode(done)
+			}
+			var ve *valueError
+			if errors.As(err, &ve) {
+				ve.steps = append(ve.steps, name)
 			}
 			return nil, err
 		}
 		children[name] = c
 	}
 	return kernel.Branch(children, names), nil
+}
+
+// refusal reads theus_own's (location, reason) tuple and drops it.
+func refusal(t *Object) error {
+	defer t.DecRef()
+	items := TupleItems(t)
+	loc, _ := Str(items[0])
+	text, _ := Str(items[1])
+	return &valueError{loc: loc, text: text}
 }
 
 // FreeNode drops the references of a tree that was never committed.
@@ -230,6 +319,12 @@ func SetUnwrap(fn unsafe.Pointer) {
 	C.theus_view_unwrap = (*[0]byte)(fn)
 }
 
+// SetKind installs the one value classifier and its refusal text (see kind.h), which every
+// conversion of a value asks: the commit copy, reads, thaws and Flux conditions.
+func SetKind(kind, refusal unsafe.Pointer) {
+	C.theus_install_kind(kind, refusal)
+}
+
 var deleteMarker *Object
 
 // InitDelete takes theus.markers.DELETE, the value that removes a path when written.
@@ -248,6 +343,7 @@ func InitDelete() bool {
 		return false
 	}
 	deleteMarker = obj(m) // kept for the life of the process
+	C.theus_delete_marker = m
 	return true
 }
 

@@ -55,10 +55,12 @@ def test_namedtuple():
     assert _freeze(p) is p
     q = P(1, [2])
     fq = _freeze(q)
-    assert type(fq) is FrozenList and fq == (1, [2])
+    assert type(fq) is P and fq == (1, [2]) and fq.x == 1  # the same type, its items frozen
+    assert type(fq.y) is FrozenList
     with pytest.raises(ContextError):
         fq[1].append(3)
-    assert fq.to_list() == [1, [2]]
+    c = copy.deepcopy(fq)
+    assert type(c) is P and type(c.y) is list and c == (1, [2])
 
 
 def test_bytearray_and_memoryview():

@@ -1,0 +1,143 @@
+/* module.c: module init (theus_proxy_init) and the module-level functions. The exception
+ * classes the views raise are handed over once here. This file calls the others; none calls
+ * it. */
+#include "internal.h"
+
+PyObject *theus_ContextError = NULL;
+PyObject *theus_ContractViolationError = NULL;
+
+static PyObject *
+module_freeze(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    return theus_freeze(obj);
+}
+
+static PyObject *
+module_context(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *values, *version, *extras = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O|O:_context", &PyDict_Type, &values, &version, &extras)) {
+        return NULL;
+    }
+    if (extras != Py_None && !PyDict_Check(extras)) {
+        PyErr_SetString(PyExc_TypeError, "_context: extras must be a dict or None");
+        return NULL;
+    }
+    return theus_context_new(values, version, extras, NULL);
+}
+
+static PyObject *
+module_kind(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    static const char *const names[] = {
+        "scalar", "opaque", "dict", "list", "tuple", "namedtuple", "set", "buffer", "object",
+        "view", "refused",
+    };
+    theus_kind_t k = theus_kind_classify(obj, THEUS_KIND_COMMIT);
+    if (k == THEUS_KIND_ERROR) {
+        return NULL;
+    }
+    return PyUnicode_FromString(names[k]);
+}
+
+static PyMethodDef module_methods[] = {
+    {"_freeze", (PyCFunction)module_freeze, METH_O,
+     PyDoc_STR("_freeze($module, obj, /)\n--\n\n"
+               "The read-only view a process would read for obj (testing hook).")},
+    {"_context", (PyCFunction)module_context, METH_VARARGS,
+     PyDoc_STR("_context($module, values, version, extras=None, /)\n--\n\n"
+               "A process context (testing hook).\n\n"
+               "values maps declared dotted paths to committed values; extras maps attribute\n"
+               "names to objects exposed as they are.")},
+    {"_kind", (PyCFunction)module_kind, METH_O,
+     PyDoc_STR("_kind($module, obj, /)\n--\n\n"
+               "The name of the kind theus's classifier gives obj at commit: 'scalar', 'opaque',\n"
+               "'dict', 'list', 'tuple', 'namedtuple', 'set', 'buffer', 'object', 'view' or\n"
+               "'refused' (testing hook).")},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+register_abc(const char *abc_name, PyObject *type)
+{
+    PyObject *mod = PyImport_ImportModule("collections.abc");
+    if (mod == NULL) {
+        return -1;
+    }
+    PyObject *abc = PyObject_GetAttrString(mod, abc_name);
+    Py_DECREF(mod);
+    if (abc == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethod(abc, "register", "O", type);
+    Py_DECREF(abc);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+int theus_context_init(void);
+int theus_frozenobject_init(void);
+int theus_frozendict_init(void);
+
+int
+theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_error)
+{
+    if (context_error == NULL || contract_error == NULL ||
+        !PyExceptionClass_Check(context_error) || !PyExceptionClass_Check(contract_error)) {
+        PyErr_SetString(PyExc_TypeError, "theus_proxy_init: exception classes required");
+        return -1;
+    }
+    Py_INCREF(context_error);
+    Py_XSETREF(theus_ContextError, context_error);
+    Py_INCREF(contract_error);
+    Py_XSETREF(theus_ContractViolationError, contract_error);
+    if (theus_view_init() < 0 || theus_classify_init() < 0 || theus_thaw_init() < 0 ||
+        theus_frozenobject_init() < 0 || theus_context_init() < 0) {
+        return -1;
+    }
+    struct {
+        PyTypeObject *type;
+        const char *name; /* NULL: readied, not added to the module */
+    } types[] = {
+        {&theus_FrozenDict_Type, "FrozenDict"},
+        {&theus_FrozenList_Type, "FrozenList"},
+        {&theus_FrozenObject_Type, "FrozenObject"},
+        {&theus_FrozenBuffer_Type, "FrozenBuffer"},
+        {&theus_Context_Type, "Context"},
+        {&theus_ScopedView_Type, "ScopedView"},
+        {&theus_DictKeys_Type, NULL},
+        {&theus_DictValues_Type, NULL},
+        {&theus_DictItems_Type, NULL},
+        {&theus_DictIter_Type, NULL},
+        {&theus_ListIter_Type, NULL},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (PyType_Ready(types[i].type) < 0) {
+            return -1;
+        }
+        if (types[i].name != NULL) {
+            Py_INCREF(types[i].type);
+            if (PyModule_AddObject(module, types[i].name, (PyObject *)types[i].type) < 0) {
+                Py_DECREF(types[i].type);
+                return -1;
+            }
+        }
+    }
+    if (theus_frozendict_init() < 0) {
+        return -1;
+    }
+    if (register_abc("Mapping", (PyObject *)&theus_FrozenDict_Type) < 0 ||
+        register_abc("Sequence", (PyObject *)&theus_FrozenList_Type) < 0 ||
+        register_abc("KeysView", (PyObject *)&theus_DictKeys_Type) < 0 ||
+        register_abc("ValuesView", (PyObject *)&theus_DictValues_Type) < 0 ||
+        register_abc("ItemsView", (PyObject *)&theus_DictItems_Type) < 0) {
+        return -1;
+    }
+    return PyModule_AddFunctions(module, module_methods);
+}
