@@ -58,7 +58,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		base := s.head.Load()
 		if req.Start > base.version {
 			disown(adopted)
-			return 0, &VersionError{Requested: req.Start, Current: base.version, Msg: "is in the future (a writer cannot have read it)"}
+			return 0, &VersionError{Requested: req.Start, Current: base.version, Code: CodeFuture, Msg: "is in the future (a writer cannot have read it)"}
 		}
 		if err := conflicts(base, req, strict); err != nil {
 			disown(adopted)

@@ -72,9 +72,20 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("kernel: conflict: expected version %d, actual %d (changed: %s)", e.Expected, e.Actual, strings.Join(e.Paths, ", "))
 }
 
-// VersionError reports a version that is in the future or no longer retained.
+// Stable VersionError codes.
+const (
+	// CodeFuture marks a version newer than the head.
+	CodeFuture = "future"
+	// CodeNotRetained marks an old version that no Snapshot and no
+	// KeepVersions window holds any more.
+	CodeNotRetained = "not_retained"
+)
+
+// VersionError reports a version that is in the future or no longer
+// retained. Code is CodeFuture or CodeNotRetained.
 type VersionError struct {
 	Requested, Current Version
+	Code               string
 	Msg                string
 }
 

@@ -157,7 +157,7 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 	var r *record[V]
 	switch {
 	case v > h.version:
-		return nil, &VersionError{Requested: v, Current: h.version, Msg: "is in the future"}
+		return nil, &VersionError{Requested: v, Current: h.version, Code: CodeFuture, Msg: "is in the future"}
 	case v == h.version:
 		r = h
 	case h.version-v <= uint64(len(s.kept)):
@@ -165,7 +165,7 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 	default:
 		i := sort.Search(len(s.pinned), func(i int) bool { return s.pinned[i].version >= v })
 		if i == len(s.pinned) || s.pinned[i].version != v {
-			return nil, &VersionError{Requested: v, Current: h.version, Msg: "is not retained (keep more versions, or hold a snapshot of it)"}
+			return nil, &VersionError{Requested: v, Current: h.version, Code: CodeNotRetained, Msg: "is not retained (raise Options.KeepVersions, or hold a Snapshot of it)"}
 		}
 		r = s.pinned[i]
 	}

@@ -150,43 +150,77 @@ func classOf(k ErrorKind) *C.PyObject {
 func Raise(k ErrorKind, msg string) { raise(classOf(k), msg) }
 
 // SetError turns err into the matching Python exception: the one place where Go errors
-// become Python exceptions. A pending Python exception (ErrPython) is left as it is.
+// become Python exceptions. It tries errorTable in order; an error no entry claims becomes
+// TheusError with its message. A pending Python exception (ErrPython) is left as it is.
 func SetError(err error) {
-	var fe *flux.Error
-	if errors.As(err, &fe) {
-		var pe PythonError
-		if errors.As(fe.Err, &pe) && C.PyErr_Occurred() != nil {
-			// a process failed: re-raise its own exception, annotated with the step
-			AddNote(fmt.Sprintf("raised by Flux step `%s` (line %d) at %s\n%s", fe.Step, fe.Pos.Line, fe.Pos, fe.Snippet))
+	for _, entry := range errorTable {
+		if entry(err) {
 			return
 		}
-		raiseFlux(fe)
-		return
-	}
-	var pe PythonError
-	if errors.As(err, &pe) {
-		if C.PyErr_Occurred() == nil {
-			raise(excInternal, "theus internal error: a Python error was reported but none is set")
-		}
-		return
-	}
-	if setKernelError(err) {
-		return
-	}
-	var r Raiser
-	if errors.As(err, &r) {
-		r.Raise()
-		return
-	}
-	var c Coded
-	if errors.As(err, &c) {
-		raise(classOf(c.PyKind()), err.Error())
-		return
 	}
 	raise(excTheus, err.Error())
 }
 
-// raiseFlux raises FluxError with its code and position as attributes.
+// errorTable maps each typed Go error to its Python exception class and message, first match
+// wins (errors.As, so wrapped errors count). Messages read `where: what (why)`, then the fix.
+//
+//	*flux.Error            FluxError(code, file, line, col); a failed step's own exception
+//	                       passes through unchanged, with a note naming the step
+//	PythonError            the exception already set (user code or a failed conversion)
+//	*kernel.ConflictError  TransactionError(expected_version, actual_version, conflicts)
+//	*kernel.PathError      PathError(path, code)
+//	*kernel.KeyError       ArgumentError naming the key and the branch that holds it
+//	*kernel.VersionError   TransactionError naming history= for a version not kept
+//	*kernel.ClosedError    ArgumentError
+//	Raiser                 the exception it raises itself
+//	Coded                  the class of its ErrorKind (Errorf, capi's argument errors)
+var errorTable = []func(error) bool{
+	on(raiseFluxError),
+	on(raisePending),
+	on(raiseConflict),
+	on(raisePath),
+	on(raiseKey),
+	on(raiseVersion),
+	on(func(*kernel.ClosedError) {
+		raise(excArgument, "the state is closed: it was closed with close() (or its engine was); create a new one")
+	}),
+	on(func(r Raiser) { r.Raise() }),
+	on(func(c Coded) { raise(classOf(c.PyKind()), c.Error()) }),
+}
+
+// on makes a table entry for the error type E: it reports false when err has no E in its
+// chain, and otherwise raises it with fn.
+func on[E error](fn func(E)) func(error) bool {
+	return func(err error) bool {
+		var e E
+		if !errors.As(err, &e) {
+			return false
+		}
+		fn(e)
+		return true
+	}
+}
+
+// raisePending leaves the Python exception that is already set.
+func raisePending(PythonError) {
+	if C.PyErr_Occurred() == nil {
+		raise(excInternal, "theus internal error: a Python error was reported but none is set (the state is unchanged; please report this)")
+	}
+}
+
+// raiseFluxError re-raises a failed process step's own exception (annotated with the step)
+// or raises FluxError.
+func raiseFluxError(fe *flux.Error) {
+	var pe PythonError
+	if errors.As(fe.Err, &pe) && C.PyErr_Occurred() != nil {
+		AddNote(fmt.Sprintf("raised by Flux step `%s` (line %d) at %s\n%s", fe.Step, fe.Pos.Line, fe.Pos, fe.Snippet))
+		return
+	}
+	raiseFlux(fe)
+}
+
+// raiseFlux raises FluxError with its code and position as attributes; the message is
+// "file:line:col: what", then the source line and a caret.
 func raiseFlux(fe *flux.Error) {
 	kw := NewDict()
 	for _, kv := range []struct {
@@ -199,7 +233,11 @@ func raiseFlux(fe *flux.Error) {
 		_ = SetItemStr(kw, kv.k, kv.v)
 		kv.v.DecRef()
 	}
-	args := NewTuple(NewStr(fe.Error()))
+	msg := fe.Pos.String() + ": " + fe.Msg
+	if fe.Snippet != "" {
+		msg += "\n" + fe.Snippet
+	}
+	args := NewTuple(NewStr(msg))
 	CallClass(KindFlux, args, kw)
 	args.DecRef()
 	kw.DecRef()
@@ -231,18 +269,25 @@ func raiseConflict(e *kernel.ConflictError) {
 
 func conflictMessage(e *kernel.ConflictError) string {
 	if len(e.Paths) == 0 {
-		return fmt.Sprintf("commit rejected: the state moved from version %d to %d since the writer read it (strict check); re-read and retry", e.Expected, e.Actual)
+		return fmt.Sprintf("commit rejected: the state moved from version %d to %d after the writer read it "+
+			"(strict: any commit in between rejects it); re-read the state and retry", e.Expected, e.Actual)
 	}
-	return fmt.Sprintf("commit rejected: %s changed between version %d (read) and %d (now); re-read and retry", strings.Join(e.Paths, ", "), e.Expected, e.Actual)
+	what := "were written, created or removed"
+	if len(e.Paths) == 1 {
+		what = "was written, created or removed"
+	}
+	return fmt.Sprintf("%s: commit rejected (%s by another commit between version %d, which the writer read, and version %d); "+
+		"re-read the state and retry", strings.Join(e.Paths, ", "), what, e.Expected, e.Actual)
 }
 
 // pathHints completes kernel path errors with what to do about them.
 var pathHints = map[string]string{
 	kernel.CodeEmpty:      `write a dotted path such as "domain.counter"`,
-	kernel.CodeMalformed:  `write a dotted path such as "domain.counter"`,
-	kernel.CodeNotFound:   "check the spelling",
+	kernel.CodeMalformed:  `write a dotted path such as "domain.counter": non-empty names joined by "."`,
+	kernel.CodeNotFound:   "check the spelling, or read it with .get(path, default)",
 	kernel.CodeNotABranch: "a leaf value has no children; write the leaf itself, or make it a dict",
 	kernel.CodeOverlap:    "write the parent or the child, not both",
+	kernel.CodeReused:     "write a fresh value",
 }
 
 func pathMessage(e *kernel.PathError) string {
@@ -262,27 +307,27 @@ func raisePath(e *kernel.PathError) {
 	args.DecRef()
 }
 
-// setKernelError handles the kernel's typed errors; false when err is not one.
-func setKernelError(err error) bool {
-	var ce *kernel.ConflictError
-	if errors.As(err, &ce) {
-		raiseConflict(ce)
-		return true
+// keyMessage names a key that no path can address and the branch holding it.
+func keyMessage(e *kernel.KeyError) string {
+	where := "the top level (a zone name)"
+	if e.Path != "" {
+		where = fmt.Sprintf("path %q", e.Path)
 	}
-	var pe *kernel.PathError
-	if errors.As(err, &pe) {
-		raisePath(pe)
-		return true
-	}
-	var ve *kernel.VersionError
-	if errors.As(err, &ve) {
-		raise(excTransaction, fmt.Sprintf("version %d %s; the current version is %d", ve.Requested, ve.Msg, ve.Current))
-		return true
-	}
-	var closed *kernel.ClosedError
-	if errors.As(err, &closed) {
-		raise(excArgument, "the state is closed")
-		return true
-	}
-	return false
+	return fmt.Sprintf("%s: key %q %s, so no path could address it (state paths are dotted: "+
+		"every dict key stored as a branch must be a non-empty str without \".\"); rename the key", where, e.Key, e.Msg)
 }
+
+func raiseKey(e *kernel.KeyError) { raise(excArgument, keyMessage(e)) }
+
+// versionMessage says which versions exist and how to keep the one asked for.
+func versionMessage(e *kernel.VersionError) string {
+	if e.Code == kernel.CodeNotRetained {
+		return fmt.Sprintf("version %d: not kept (the current version is %d; old versions live only while a "+
+			"snapshot of them is held); keep the last N versions with TheusEngine(history=N) or State(history=N), "+
+			"or hold a snapshot of that version", e.Requested, e.Current)
+	}
+	return fmt.Sprintf("version %d: does not exist yet (the current version is %d); use a version read from "+
+		".version of the state or of a snapshot", e.Requested, e.Current)
+}
+
+func raiseVersion(e *kernel.VersionError) { raise(excTransaction, versionMessage(e)) }
