@@ -249,6 +249,8 @@ func (h *harness) step() {
 		declared := writePaths(req.Writes)
 		declared = append(declared, req.Reads...)
 		before := h.s.Version()
+		prev := h.s.Snapshot()
+		defer prev.Release()
 		v, err := h.s.Commit(req)
 		if code == CodeOverlap {
 			var pe *PathError
@@ -283,6 +285,15 @@ func (h *harness) step() {
 		}
 		h.model = want
 		h.stats.commits++
+		head := h.s.Snapshot()
+		got := map[string]string{}
+		for _, c := range Diff(prev.Root(), head.Root()) {
+			got[c.Path] = c.Kind.String()
+		}
+		if exp := flatDiff(prev.Root(), head.Root()); !mapsEqualS(got, exp) {
+			h.t.Fatalf("Diff after %v = %v, want %v", req.Writes, got, exp)
+		}
+		head.Release()
 		if req.Start < before {
 			h.stats.stale++
 		}
