@@ -171,7 +171,8 @@ func TestGravesAreBounded(t *testing.T) {
 }
 
 // TestConcurrentDisjointInserts inserts distinct new keys into one branch
-// from several goroutines, each starting from whatever head it read: none
+// from several goroutines; each round all of them read the same version and
+// then commit from it, so all but one start from a stale version: none
 // conflicts, and every key is there. Run it with -race.
 func TestConcurrentDisjointInserts(t *testing.T) {
 	const workers, perWorker = 4, 300
@@ -180,18 +181,21 @@ func TestConcurrentDisjointInserts(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	stale := 0 // commits that started before the head they committed on
+	read, commit := newBarrier(workers), newBarrier(workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < perWorker; i++ {
+				read.wait()
 				start := s.Version()
+				commit.wait()
 				key := fmt.Sprintf("w%d_%d", w, i)
 				v, err := s.Commit(Commit[int]{Start: start, Reads: []Path{{"domain", "users", key}},
 					Writes: []Write[int]{{Path: Path{"domain", "users", key}, Node: Leaf(w*perWorker + i)}}})
 				if err != nil {
 					t.Errorf("worker %d insert %d: %v", w, i, err)
-					return
+					continue // keep meeting the others at the barriers
 				}
 				if v > start+1 {
 					mu.Lock()
@@ -211,35 +215,70 @@ func TestConcurrentDisjointInserts(t *testing.T) {
 	if err != nil || users.Len() != workers*perWorker {
 		t.Fatalf("users: %v, %d keys", err, users.Len())
 	}
-	t.Logf("%d of %d commits started before the head they landed on", stale, workers*perWorker)
+	if stale != (workers-1)*perWorker {
+		t.Fatalf("%d stale commits, want %d: the workers did not race", stale, (workers-1)*perWorker)
+	}
 }
 
-// TestConcurrentInsertDeleteSameChild races inserts and deletes of one key
-// with stale start versions: every accepted commit is consistent with the
-// final state, and rejected ones are conflicts on that key.
+// barrier lets n goroutines wait for each other, round after round.
+type barrier struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	n     int
+	count int
+	round int
+}
+
+func newBarrier(n int) *barrier {
+	b := &barrier{n: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	round := b.round
+	b.count++
+	if b.count == b.n {
+		b.count = 0
+		b.round++
+		b.cond.Broadcast()
+		return
+	}
+	for round == b.round {
+		b.cond.Wait()
+	}
+}
+
+// TestConcurrentInsertDeleteSameChild races inserts and deletes of one key:
+// each round every goroutine reads the same version, then all commit from
+// it. Exactly one commit per round wins; the others are conflicts on that
+// key. Run it with -race.
 func TestConcurrentInsertDeleteSameChild(t *testing.T) {
+	const workers, rounds = 4, 200
 	s := newState(t, map[string]any{"domain": map[string]any{"users": map[string]any{"other": 0}}}, Options[int]{})
 	p := Path{"domain", "users", "x"}
+	read, commit := newBarrier(workers), newBarrier(workers)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conflicts := 0
-	for w := 0; w < 4; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			for i := 0; i < 200; i++ {
-				start := s.Version()
-				sn, err := s.At(start)
-				if err != nil { // already gone: the head moved
-					continue
-				}
-				_, exists := sn.Lookup(p)
+			for i := 0; i < rounds; i++ {
+				read.wait()
+				sn := s.Snapshot()
+				start := sn.Version()
+				_, missing := sn.Lookup(p)
 				sn.Release()
+				commit.wait()
 				w := Write[int]{Path: p}
-				if exists != nil {
+				if missing != nil {
 					w.Node = Leaf(i)
 				}
-				_, err = s.Commit(Commit[int]{Start: start, Writes: []Write[int]{w}})
+				_, err := s.Commit(Commit[int]{Start: start, Writes: []Write[int]{w}})
 				var ce *ConflictError
 				switch {
 				case errors.As(err, &ce):
@@ -253,11 +292,11 @@ func TestConcurrentInsertDeleteSameChild(t *testing.T) {
 					t.Errorf("commit: %v", err)
 				}
 			}
-		}(w)
+		}()
 	}
 	wg.Wait()
-	if conflicts == 0 {
-		t.Fatal("no insert/delete race was detected")
+	if conflicts != rounds*(workers-1) || s.Version() != rounds {
+		t.Fatalf("%d conflicts, version %d; want %d and %d", conflicts, s.Version(), rounds*(workers-1), rounds)
 	}
 }
 
