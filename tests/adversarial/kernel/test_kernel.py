@@ -83,7 +83,7 @@ def _race(commit, workers: int = 4, rounds: int = 300) -> tuple[int, int, int]:
 
 
 class _StateCommit:
-    def __init__(self, s: State) -> None:
+    def __init__(self, s) -> None:
         self.s = s
 
     def version(self) -> int:
@@ -106,7 +106,6 @@ def test_disjoint_inserts_from_four_threads_all_succeed(make):
     else:
         e = TheusEngine({"domain": {"users": {}}})
         commit = _EngineCommit(e)
-        commit.s = e
     ok, conflicts, stale = _race(commit)
     assert stale >= 600  # the barrier really made most commits start from an old version
     assert (ok, conflicts) == (1200, 0)
@@ -395,10 +394,6 @@ def test_diff_reports(depth, name, before, after, want):
     base = prefix(depth)
     path = join(base, "v")
     ctx = nest(depth, {"z": 0}) if depth > 1 else {"z": {}}
-    if before is not MISSING:
-        ctx = {**ctx}
-        s0 = State(ctx)
-        s0.close()
     s = State(ctx, history=3)
     if before is not MISSING:
         s.update({path: before})
