@@ -219,8 +219,8 @@ func raiseFluxError(fe *flux.Error) {
 	raiseFlux(fe)
 }
 
-// raiseFlux raises FluxError with its code and position as attributes; the message is
-// "file:line:col: what", then the source line and a caret.
+// raiseFlux raises FluxError with its code and position as attributes; the message is the
+// documented "file:line:col: flux: what", then the source line and a caret.
 func raiseFlux(fe *flux.Error) {
 	kw := NewDict()
 	for _, kv := range []struct {
@@ -233,11 +233,7 @@ func raiseFlux(fe *flux.Error) {
 		_ = SetItemStr(kw, kv.k, kv.v)
 		kv.v.DecRef()
 	}
-	msg := fe.Pos.String() + ": " + fe.Msg
-	if fe.Snippet != "" {
-		msg += "\n" + fe.Snippet
-	}
-	args := NewTuple(NewStr(msg))
+	args := NewTuple(NewStr(fe.Error()))
 	CallClass(KindFlux, args, kw)
 	args.DecRef()
 	kw.DecRef()
