@@ -426,7 +426,7 @@ func TestModelRandom(t *testing.T) {
 	for _, keep := range []int{0, 1, 3} {
 		for seed := uint64(1); seed <= 20; seed++ {
 			r := rand.New(rand.NewPCG(seed, uint64(keep)))
-			ops := make([]byte, 8000)
+			ops := make([]byte, 6000)
 			for i := range ops {
 				ops[i] = byte(r.Uint32())
 			}
