@@ -566,36 +566,6 @@ theus_thaw_root(PyObject *obj)
     return out;
 }
 
-/* ---- equality ---- */
-
-int
-theus_values_equal(PyObject *raw, PyObject *other)
-{
-    if (raw == other) {
-        return 1;
-    }
-    if (theus_is_ndarray(Py_TYPE(raw)) || theus_is_ndarray(Py_TYPE(other))) {
-        if (load_numpy() < 0) {
-            return -1;
-        }
-        /* numpy.array_equal is numpy's own code: it may see the raw array. */
-        PyObject *r = PyObject_CallFunctionObjArgs(numpy_array_equal, raw, other, NULL);
-        if (r == NULL) {
-            return -1;
-        }
-        int t = PyObject_IsTrue(r);
-        Py_DECREF(r);
-        return t;
-    }
-    PyObject *frozen = theus_freeze_fast(raw);
-    if (frozen == NULL) {
-        return -1;
-    }
-    int t = PyObject_RichCompareBool(frozen, other, Py_EQ);
-    Py_DECREF(frozen);
-    return t;
-}
-
 /* ---- module functions and init ---- */
 
 static PyObject *
