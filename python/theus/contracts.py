@@ -91,6 +91,7 @@ class ProcessSpec:
     leaves: dict[str, str] = field(init=False)
     ambiguous: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     single: str | None = field(init=False)
+    effect: bool = field(init=False, repr=False)
     plan: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +102,7 @@ class ProcessSpec:
         # the declared paths parsed once in the core, owned by a Handle freed with the spec
         object.__setattr__(self, "plan", _core.plan_new(self.paths, self.name))
         object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
+        object.__setattr__(self, "effect", self.semantic == "effect")
         by_leaf: dict[str, list[str]] = {}
         for out in self.outputs:
             by_leaf.setdefault(out.rsplit(".", 1)[-1], []).append(out)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import _core
-from ._core import state_begin
+from ._core import state_begin, state_commit
 from .contracts import ProcessSpec, StateUpdate, spec_of
-from .outbox import Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
+from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .state import LATEST, Change, CommitRecord, Snapshot, State, commit
@@ -212,9 +212,8 @@ class TheusEngine:
         h = self._state._h
         plan = spec.plan
         single = spec.single
-        effect = spec.semantic == "effect"
+        effect = spec.effect
         extras = PURE_EXTRAS
-        retries = self._retries if spec.retries is None else spec.retries
         attempt = 0
         while True:
             if effect:
@@ -228,15 +227,17 @@ class TheusEngine:
             else:
                 updates = spec.map_outputs(result)
             if effect:
-                msgs = box.seal()
+                msgs = box._msgs
+                box._msgs = SEALED  # a late add raises instead of being lost
                 if msgs:
                     updates = {**(updates or {}), **message_writes(msgs, next_stamp())}
             if not updates:
                 return
             try:
-                commit(h, version, updates, plan, None)
+                state_commit(h, version, updates, plan, None, False)
                 return
             except TransactionError as e:
+                retries = self._retries if spec.retries is None else spec.retries
                 if attempt >= retries:
                     raise _gave_up(spec, e, attempt + 1, retries) from None
             attempt += 1
@@ -436,10 +437,11 @@ class TheusEngine:
 
 def _gave_up(spec: ProcessSpec, e: TransactionError, attempts: int, retries: int) -> TransactionError:
     """The TransactionError once a process's retries are used up: says how many attempts ran."""
+    last = str(e).removesuffix("; re-read and retry")  # the engine did re-read and retry
     err = TransactionError(
         f"{spec.name}: gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
-        f"(retries={retries}): {e}; allow more with retries= on the engine or on @process, or "
-        "reduce contention on the conflicting paths",
+        f"(retries={retries}), the last one rejected: {last}; allow more with retries= on the "
+        "engine or on @process, or reduce contention on the conflicting paths",
         e.expected_version, e.actual_version, e.conflicts, attempts=attempts,
     )
     return err

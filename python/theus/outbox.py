@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import ContractViolationError
 
-__all__ = ["OutboxMsg", "Outbox", "PURE_EXTRAS", "message_writes", "next_stamp"]
+__all__ = ["OutboxMsg", "Outbox", "PURE_EXTRAS", "SEALED", "message_writes", "next_stamp"]
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,7 @@ class Outbox:
     a new buffer). They are delivered by ``engine.process_outbox()`` or a relay. Once the
     attempt is over the buffer is sealed: a late ``add`` raises instead of being lost."""
 
-    __slots__ = ("_msgs",)
-
-    def __init__(self) -> None:
-        self._msgs: list[OutboxMsg] | None = None  # created on the first add: a buffer stays cheap
+    _msgs: list[OutboxMsg] | None = None  # set on the first add: creating a buffer stays cheap
 
     def add(self, msg: OutboxMsg | str, payload: Any = None) -> None:
         """Queue ``OutboxMsg(topic, payload)``, or ``add(topic, payload)``."""
@@ -43,17 +40,12 @@ class Outbox:
         msgs = self._msgs
         if msgs is None:
             self._msgs = msgs = []
-        elif msgs is _SEALED:
+        elif msgs is SEALED:
             raise ContractViolationError(
                 "outbox.add: the process attempt this outbox belongs to is over; add messages "
                 "while the process runs (they commit with its return value)"
             )
         msgs.append(msg)
-
-    def seal(self) -> list[OutboxMsg] | None:
-        """End the attempt: return the messages added (or None) and refuse later adds."""
-        msgs, self._msgs = self._msgs, _SEALED
-        return msgs
 
     def __len__(self) -> int:
         msgs = self._msgs
@@ -63,8 +55,8 @@ class Outbox:
         return f"<theus.Outbox pending={len(self)}>"
 
 
-# The sealed marker: an empty list no add ever appends to (add checks for it first).
-_SEALED: list[OutboxMsg] = []
+SEALED: list[OutboxMsg] = []
+"""The buffer of an outbox whose attempt is over (the engine sets it): add refuses it."""
 
 
 class _PureOutbox:

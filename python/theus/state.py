@@ -45,6 +45,17 @@ def _refuse_copy(obj: object, fix: str) -> TypeError:
     )
 
 
+def _not_kept(e: TransactionError) -> TransactionError:
+    """A version that is not kept: the error names ``history=``, the option that keeps it."""
+    if "history=" in str(e):
+        return e
+    return TransactionError(
+        f"{e}; to read older versions, keep them whole with history=N (TheusEngine(history=N) "
+        "or State(history=N) keeps the last N)",
+        e.expected_version, e.actual_version, e.conflicts,
+    )
+
+
 def _updates(updates: Any) -> Any:
     """A commit's updates as a dict: other mappings (a FrozenDict, a MappingProxyType) are
     copied; anything else goes to the core as it is, which names the problem."""
@@ -254,7 +265,10 @@ class State:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
         the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
         otherwise."""
-        h, v = _core.state_at(self._h, version)
+        try:
+            h, v = _core.state_at(self._h, version)
+        except TransactionError as e:
+            raise _not_kept(e) from None
         return Snapshot(h, v)
 
     def history(self) -> list[CommitRecord]:
@@ -263,7 +277,10 @@ class State:
 
     def diff(self, v1: int, v2: int) -> list[Change]:
         """The leaf paths added, changed or removed between two retained versions."""
-        return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
+        try:
+            return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
+        except TransactionError as e:
+            raise _not_kept(e) from None
 
     def stats(self) -> dict[str, int]:
         """Bookkeeping counters (live snapshots, values waiting for release, ...)."""
