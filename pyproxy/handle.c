@@ -50,7 +50,8 @@ theus_handle_new(uintptr_t h, int kind, PyObject *parent)
     return (PyObject *)self;
 }
 
-/* handle_close releases the core object once; the handle reads as closed afterwards. */
+/* handle_close releases the core object once, then lets go of the parent (which may free it
+ * in turn); the handle reads as closed afterwards. */
 static void
 handle_close(theus_Handle *self)
 {
@@ -59,6 +60,19 @@ handle_close(theus_Handle *self)
     if (h != 0 && theus_handle_release != NULL) {
         theus_handle_release(h);
     }
+    Py_CLEAR(self->parent);
+}
+
+/* handle_is_closed: released itself, or its parent (a snapshot's state) was closed. */
+static int
+handle_is_closed(theus_Handle *self)
+{
+    for (theus_Handle *h = self; h != NULL; h = (theus_Handle *)h->parent) {
+        if (h->h == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void
@@ -67,7 +81,6 @@ handle_dealloc(theus_Handle *self)
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb); /* releasing values may run user __del__ code */
     handle_close(self);
-    Py_CLEAR(self->parent);
     PyErr_Restore(type, value, tb);
     PyObject_Free(self);
 }
@@ -93,7 +106,7 @@ handle_refuse(theus_Handle *self, PyObject *Py_UNUSED(args))
 static PyObject *
 handle_get_closed(theus_Handle *self, void *Py_UNUSED(closure))
 {
-    return PyBool_FromLong(self->h == 0);
+    return PyBool_FromLong(handle_is_closed(self));
 }
 
 static PyObject *
@@ -106,7 +119,7 @@ static PyObject *
 handle_repr(theus_Handle *self)
 {
     return PyUnicode_FromFormat("<theus handle: %s%s>", kind_name(self->kind),
-                                self->h == 0 ? ", closed" : "");
+                                handle_is_closed(self) ? ", closed" : "");
 }
 
 static PyMethodDef handle_methods[] = {
@@ -124,7 +137,8 @@ static PyMethodDef handle_methods[] = {
 };
 
 static PyGetSetDef handle_getset[] = {
-    {"closed", (getter)handle_get_closed, NULL, PyDoc_STR("True once the core object was released."), NULL},
+    {"closed", (getter)handle_get_closed, NULL,
+     PyDoc_STR("True once the core object (or the one it depends on, a snapshot's state) was released."), NULL},
     {"kind", (getter)handle_get_kind, NULL, PyDoc_STR("What the handle owns (\"state\", \"snapshot\", ...)."), NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

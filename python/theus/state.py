@@ -84,17 +84,28 @@ class Snapshot:
         object.__setattr__(self, "_version", version)
         object.__setattr__(self, "_zones", {})
 
+    def _closed(self) -> ArgumentError:
+        """The error of a released snapshot, or of one whose state was closed (worded by the
+        core, which knows which)."""
+        try:
+            _core.snapshot_get(self._h, None)
+        except ArgumentError as e:
+            return e
+        return ArgumentError("the snapshot was released; take a new one with state.snapshot() or engine.state")
+
     @property
     def version(self) -> int:
         """The version this snapshot shows."""
         if self._h.closed:
-            raise ArgumentError("the snapshot was released; take a new one with state.snapshot() or engine.state")
+            raise self._closed()
         return self._version
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         zone = _zone(name)
+        if self._h.closed:
+            raise self._closed()
         try:
             return self._zones[zone]
         except KeyError:
