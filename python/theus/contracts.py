@@ -163,10 +163,12 @@ class ProcessSpec:
         )
 
     def _keyed_by_output(self, result: dict[Any, Any]) -> bool:
-        """Whether a dict returned for the single output is keyed by that output's path (and so
-        maps onto it) rather than being the output's new value. A mix is an error."""
+        """Whether a dict returned for the single output is keyed by state paths (and so maps
+        like a StateUpdate) rather than being the output's new value: it is when a key is the
+        output's path, or a dotted path in the output's zone. A mix with plain keys is an error."""
         out = self.outputs[0]
-        hits = [k for k in result if isinstance(k, str) and _within(k, out)]
+        zone = out.split(".", 1)[0] + "."
+        hits = [k for k in result if isinstance(k, str) and (k == out or k.startswith(zone))]
         if not hits:
             return False
         if len(hits) != len(result):
