@@ -91,7 +91,7 @@ const pathCacheMax = 4096
 func path(o *py.Object) (kernel.Path, error) {
 	if !py.IsStr(o) {
 		return nil, &kernel.PathError{Path: fmt.Sprintf("<%s>", py.TypeName(o)), Code: "malformed",
-			Msg: fmt.Sprintf("a path is a dotted str such as \"domain.counter\", got %s", py.TypeName(o))}
+			Msg: fmt.Sprintf("expected a dotted str, got %s", py.TypeName(o))}
 	}
 	text, err := py.Text(o)
 	if err != nil {

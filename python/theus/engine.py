@@ -129,7 +129,7 @@ class TheusEngine:
             if root in self._zones:
                 continue
             with self._state.snapshot() as snap:  # a zone added since by update()
-                self._zones.update(snap.get(None).keys())
+                self._zones.update(snap.zones())
             known = self._zones
             if root not in known:
                 raise ContractViolationError(
@@ -296,7 +296,7 @@ class TheusEngine:
             raise ArgumentError(f"process_outbox: handler must be callable, got {type(handler).__name__}")
         delivered = 0
         with self._state.snapshot() as snap:
-            queued = snap.get("outbox", None)
+            queued = snap.get("outbox")
             keys = sorted(k for k in queued if k.startswith("m")) if queued is not None else []
             msgs = [(k, queued[k]) for k in keys]
         h = self._state._h

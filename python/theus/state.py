@@ -47,7 +47,7 @@ def _refuse_copy(obj: object, fix: str) -> TypeError:
 
 def _not_kept(e: TransactionError) -> TransactionError:
     """A version that is not kept: the error names ``history=``, the option that keeps it."""
-    if "history=" in str(e):
+    if "history=" in str(e) or "future" in str(e):
         return e
     return TransactionError(
         f"{e}; to read older versions, keep them whole with history=N (TheusEngine(history=N) "
@@ -127,10 +127,14 @@ class Snapshot:
         raise ContextError(f"snapshot.{name} is read-only: a snapshot cannot be changed")
 
     def __getitem__(self, path: str) -> Any:
+        if path is None:
+            raise PathError("snapshot[None]: a path is a dotted str such as 'domain.counter'", None, "malformed")
         return _core.snapshot_get(self._h, path)
 
     def get(self, path: str, default: Any = None) -> Any:
         """The read-only value at ``path``, or ``default`` when the path names nothing."""
+        if path is None:
+            raise PathError("snapshot.get(None): a path is a dotted str such as 'domain.counter'", None, "malformed")
         try:
             return _core.snapshot_get(self._h, path)
         except PathError as e:
@@ -140,6 +144,10 @@ class Snapshot:
 
     def __contains__(self, path: object) -> bool:
         return self.get(path, _MISSING) is not _MISSING  # type: ignore[arg-type]
+
+    def zones(self) -> list[str]:
+        """The names of the top-level zones in this version."""
+        return list(_core.snapshot_get(self._h, None).keys())
 
     def to_dict(self) -> dict[str, Any]:
         """A deep, mutable, independent copy of the whole version as plain dicts and lists."""
