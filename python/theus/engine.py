@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import importlib.util
 import inspect
+import linecache
 import math
 import os
 import random
@@ -15,7 +16,7 @@ import threading
 import time
 import types
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 from . import _core
 from ._core import state_begin, state_commit
@@ -200,49 +201,6 @@ class TheusEngine:
 
     # --- execution --------------------------------------------------------------------
 
-    def _attempts(self, spec: ProcessSpec, slot: list[Any]) -> Iterator[Any]:
-        """The one attempt loop behind :meth:`execute` and :meth:`execute_async`.
-
-        It yields the context of each attempt; the caller runs the process on it (awaiting it
-        or not) and leaves the return value in ``slot[0]``. The loop then commits it (with its
-        outbox messages) through the one commit path, or, when the state moved under the
-        attempt, yields the backoff delay (a float) for the caller to wait and starts the next
-        attempt on a fresh snapshot, up to the process's retries. It ends when the attempt
-        committed (or had nothing to write)."""
-        h = self._state._h
-        plan = spec.plan
-        single = spec.single
-        effect = spec.effect
-        extras = PURE_EXTRAS
-        attempt = 0
-        while True:
-            if effect:
-                box = Outbox()
-                extras = {"outbox": box}
-            version, ctx = state_begin(h, plan, extras)
-            yield ctx
-            result = slot[0]
-            if single is not None and result.__class__ in _AS_IS:
-                updates: dict[str, Any] | None = {single: result}
-            else:
-                updates = spec.map_outputs(result)
-            if effect:
-                msgs = box._msgs
-                box._msgs = SEALED  # a late add raises instead of being lost
-                if msgs:
-                    updates = {**(updates or {}), **message_writes(msgs, next_stamp())}
-            if not updates:
-                return
-            try:
-                state_commit(h, version, updates, plan, None, False)
-                return
-            except TransactionError as e:
-                retries = self._retries if spec.retries is None else spec.retries
-                if attempt >= retries:
-                    raise _gave_up(spec, e, attempt + 1, retries) from None
-            attempt += 1
-            yield _delay(attempt)
-
     def execute(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process: snapshot, call it with its restricted context, commit its return
         value with compare-and-swap (re-running it on conflicts), and return that value.
@@ -257,34 +215,13 @@ class TheusEngine:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         if spec.is_async:
             _no_running_loop(spec)
-            return asyncio.run(self.execute_async(spec, **kwargs))
-        fn = spec.fn
-        slot: list[Any] = [None]
-        for ctx in self._attempts(spec, slot):
-            if ctx.__class__ is float:
-                time.sleep(ctx)
-                continue
-            result = fn(ctx, **kwargs)
-            if result.__class__ not in _DATA and inspect.isawaitable(result):
-                result = _run_awaitable(spec, result)
-            slot[0] = result
-        return slot[0]
+            return asyncio.run(_attempts_async(self, spec, kwargs))
+        return _attempts_sync(self, spec, kwargs)
 
     async def execute_async(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process (async or not) from a coroutine; see :meth:`execute`. Backoff between
         attempts sleeps with ``asyncio.sleep``, so the event loop keeps running."""
-        spec = self._spec(fn_or_name)
-        fn = spec.fn
-        slot: list[Any] = [None]
-        for ctx in self._attempts(spec, slot):
-            if ctx.__class__ is float:
-                await asyncio.sleep(ctx)
-                continue
-            result = fn(ctx, **kwargs)
-            if result.__class__ not in _DATA and inspect.isawaitable(result):
-                result = await result
-            slot[0] = result
-        return slot[0]
+        return await _attempts_async(self, self._spec(fn_or_name), kwargs)
 
     # --- outbox -----------------------------------------------------------------------
 
@@ -435,6 +372,67 @@ class TheusEngine:
         return f"<TheusEngine version={self._state.version} processes={len(self._processes)}>"
 
 
+# The attempt loop: written once, compiled into two faces (the technique of `unasync`): a
+# coroutine for execute_async, where awaiting the process and the backoff let the event loop
+# run, and a plain function for execute, where an awaitable result is run to completion (or
+# refused inside a running loop) and the backoff sleeps. A generator shared by both faces would
+# cost a generator per call on the hot path; this costs nothing.
+#
+# One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
+# map its return value onto the outputs, add the attempt's outbox messages (then seal the
+# buffer), and commit through the core's one commit entry with the process's plan as reads.
+# A conflict re-runs the attempt after a jittered backoff, up to the process's retries.
+_ATTEMPT_LOOP = """
+{kind}def {name}(self, spec, kwargs):
+    fn = spec.fn
+    h = self._state._h
+    plan = spec.plan
+    single = spec.single
+    effect = spec.effect
+    extras = PURE_EXTRAS
+    attempt = 0
+    while True:
+        if effect:
+            box = Outbox()
+            extras = {{"outbox": box}}
+        version, ctx = state_begin(h, plan, extras)
+        result = fn(ctx, **kwargs)
+        if result.__class__ not in _DATA and isawaitable(result):
+            result = {wait}
+        if single is not None and result.__class__ in _AS_IS:
+            updates = {{single: result}}
+        else:
+            updates = spec.map_outputs(result)
+        if effect:
+            msgs = box._msgs
+            box._msgs = SEALED  # a late add raises instead of being lost
+            if msgs:
+                updates = {{**(updates or {{}}), **message_writes(msgs, next_stamp())}}
+        if not updates:
+            return result
+        try:
+            state_commit(h, version, updates, plan, None, False)
+            return result
+        except TransactionError as e:
+            retries = self._retries if spec.retries is None else spec.retries
+            if attempt >= retries:
+                raise _gave_up(spec, e, attempt + 1, retries) from None
+        attempt += 1
+        {sleep}(_delay(attempt))
+"""
+
+
+def _face(name: str, **parts: str) -> Callable[..., Any]:
+    """Compile one face of the attempt loop; its source is registered with linecache so that
+    tracebacks through it show the lines."""
+    source = _ATTEMPT_LOOP.format(name=name, **parts)
+    filename = f"<theus attempt loop: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), globals(), namespace)
+    return namespace[name]
+
+
 def _gave_up(spec: ProcessSpec, e: TransactionError, attempts: int, retries: int) -> TransactionError:
     """The TransactionError once a process's retries are used up: says how many attempts ran."""
     last = str(e).removesuffix("; re-read and retry")  # the engine did re-read and retry
@@ -485,10 +483,13 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+isawaitable = inspect.isawaitable
+
+_attempts_sync = _face("_attempts_sync", kind="", wait="_run_awaitable(spec, result)", sleep="time.sleep")
+_attempts_async = _face("_attempts_async", kind="async ", wait="await result", sleep="await asyncio.sleep")
+
+
 def _delay(attempt: int) -> float:
     """Jittered exponential backoff: up to 0.1 ms, 0.2 ms, 0.4 ms, ... capped at 20 ms."""
     return random.uniform(0, min(0.02, 0.0001 * (2 ** (attempt - 1))))
 
-
-def _backoff(attempt: int) -> None:
-    time.sleep(_delay(attempt))
