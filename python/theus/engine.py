@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import _core
-from ._core import state_begin, state_commit
+from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
 from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
@@ -380,7 +380,8 @@ class TheusEngine:
 #
 # One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
 # map its return value onto the outputs, add the attempt's outbox messages (then seal the
-# buffer), and commit through the core's one commit entry with the process's plan as reads.
+# buffer), and commit through the one commit path (state.commit) with the process's plan as
+# reads.
 # A conflict re-runs the attempt after a jittered backoff, up to the process's retries.
 _ATTEMPT_LOOP = """
 {kind}def {name}(self, spec, kwargs):
@@ -411,7 +412,7 @@ _ATTEMPT_LOOP = """
         if not updates:
             return result
         try:
-            state_commit(h, version, updates, plan, None, False)
+            commit(h, version, updates, plan, None)
             return result
         except TransactionError as e:
             retries = self._retries if spec.retries is None else spec.retries

@@ -348,16 +348,21 @@ LATEST: Any = object()
 
 def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None) -> int:
     """The one commit path of theus: every write (a process's return, compare_and_swap,
-    update, an outbox delivery) ends here. ``expected`` is the version the writer started
-    from, or :data:`LATEST` to commit unconditionally, on top of whatever concurrent writers
-    committed meanwhile; ``reads`` is a tuple of paths, a process's plan or None."""
-    if type(updates) is not dict:
-        updates = _updates(updates)
+    update, an outbox delivery) goes through here to the core's compare-and-swap. ``expected``
+    is the version the writer started from, or :data:`LATEST` to commit unconditionally, on top
+    of whatever concurrent writers committed meanwhile; ``reads`` is a tuple of paths, a
+    process's plan or None; ``author`` None names the plan's process (or nobody)."""
+    if type(updates) is dict and expected is not LATEST:  # the hot case first
+        return state_commit(handle, expected, updates, reads, author, False)
+    updates = _updates(updates)
     if expected is not LATEST:
-        return _core.state_commit(handle, expected, updates, reads, author, False)
+        return state_commit(handle, expected, updates, reads, author, False)
     for _ in range(_UPDATE_ROUNDS):
         try:
-            return _core.state_commit(handle, _core.state_version(handle), updates, reads, author, False)
+            return state_commit(handle, _core.state_version(handle), updates, reads, author, False)
         except TransactionError:
             continue  # a concurrent writer touched the same paths: apply on top of it
     raise TransactionError(f"update: still conflicting after {_UPDATE_ROUNDS} attempts (heavy contention)")
+
+
+state_commit = _core.state_commit
