@@ -50,7 +50,7 @@ MAPPED = [
     # one output and a plain dict: the dict is the new value
     (["domain.x"], {"x": 5}, {"domain.x": {"x": 5}}),
     (["domain.x"], {}, {"domain.x": {}}),
-    (["domain.x"], {"a": {"domain.x": 1}}, {"domain.x": {"a": {"domain.x": 1}}}),
+    (["domain.x"], {"a": {"x": 1}}, {"domain.x": {"a": {"x": 1}}}),
     (["domain.x"], {1: "one"}, {"domain.x": {1: "one"}}),
     (["domain.a.b"], {"k": 9}, {"domain.a.b": {"k": 9}, "domain.a.s": 2}),
     (["domain"], {"z": 1}, {"domain": {"z": 1}}),
