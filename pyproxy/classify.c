@@ -234,7 +234,7 @@ static theus_kind_t
 ndarray_kind(PyObject *v, int flags)
 {
     PyTypeObject *tp = Py_TYPE(v);
-    if (has_base(tp, "MaskedArray") || has_base(tp, "numpy.memmap")) {
+    if (has_base(tp, "MaskedArray") || has_base(tp, "memmap")) {
         return THEUS_KIND_REFUSED;
     }
     if (flags & THEUS_KIND_COMMIT) {
@@ -406,7 +406,7 @@ theus_refusal_text(PyObject *v)
         why = "its mask would be lost by a read-only view; store the data and the mask as two "
               "arrays (arr.data, arr.mask) or arr.filled(...)";
     }
-    else if (has_base(tp, "numpy.memmap")) {
+    else if (has_base(tp, "memmap")) {
         why = "a memory-mapped array is backed by a file theus cannot freeze; store np.array(m)";
     }
     else if (theus_is_ndarray(tp)) {
@@ -491,7 +491,10 @@ readonly_array_copy(PyObject *arr)
         Py_DECREF(c);
         return NULL;
     }
-    return c;
+    /* a view of the read-only copy: its own WRITEABLE flag cannot be turned back on */
+    PyObject *v = PyObject_CallMethodNoArgs(c, str_view);
+    Py_DECREF(c);
+    return v;
 }
 
 /* readonly_plain_array returns a read-only numpy.ndarray with arr's dtype and shape over arr's
