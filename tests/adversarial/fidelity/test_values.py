@@ -275,7 +275,7 @@ KINDS = [
     ({}, "dict"), (collections.OrderedDict(), "dict"), (collections.Counter(), "dict"),
     ([], "list"), ((1, []), "tuple"), (P(1, []), "namedtuple"), ({1}, "set"), (frozenset({Tagged}), "scalar"), (frozenset({Ident()}), "set"),
     (np.zeros(1), "buffer"), (bytearray(), "buffer"), (memoryview(b""), "buffer"), (array.array("b"), "buffer"),
-    (np.matrix([[1]]), "buffer"),
+    (Tagged([1]), "buffer"),
     (types.SimpleNamespace(), "object"), (dataclasses.make_dataclass("D", ["a"])(1), "object"),
     (collections.deque(), "refused"), (np.ma.array([1]), "refused"), (np.array([[1], [2, 3]], dtype=object), "refused"),
 ]
