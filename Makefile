@@ -1,17 +1,22 @@
-# theus: `make demo` runs the demo workflow, `make test` runs every test. Both set up what
-# they need first (Debian packages through apt-get, a venv with theus installed).
+# theus: `make demo` runs the demo workflow, `make test` runs every test. Both set up what they
+# need first: the system pieces from Debian (apt-get), then a plain venv (.venv) holding the
+# pinned development packages from PyPI (requirements/dev.txt) and theus built from this tree.
 
 SHELL := /bin/bash
 PY ?= /usr/bin/python3
 VENV := .venv
 VPY := $(VENV)/bin/python
+PINS := requirements/dev.txt
+DIST := build/dist
 export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
+export THEUS_WERROR := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PURE := ./kernel/... ./flux/...
-DEB := python3-dev python3-venv python3-pip python3-setuptools python3-wheel python3-pytest \
-       python3-numpy python3-hypothesis python3-ipykernel python3-nbclient python3-nbformat gcc
+# System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
+DEB := gcc python3-dev python3-venv graphviz
 
-.PHONY: help deps build test test-go test-py bench demo check-boundary fmt clean wheel-check
+.PHONY: help deps venv build test test-go test-py bench demo check-boundary fmt clean wheel-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,25 +26,34 @@ deps: ## install the Debian packages theus needs (once; quiet when present)
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@command -v go >/dev/null || { echo "Go >= 1.26 is needed at /usr/local/go or on PATH"; exit 1; }
+	@command -v go >/dev/null || { echo "theus: Go >= 1.26 is needed at /usr/local/go/bin or on PATH (https://go.dev/dl)"; exit 1; }
 
-$(VPY):
-	$(PY) -m venv --system-site-packages $(VENV)
+venv: deps $(VENV)/.pins ## the plain venv with the pinned development packages
 
-build: deps $(VPY) ## build the extension and install theus into .venv
-	$(VPY) -m pip install -q --no-build-isolation --no-index --no-deps --force-reinstall .
+# A fresh venv whenever the pins change, so it holds exactly what requirements/dev.txt says.
+$(VENV)/.pins: $(PINS)
+	rm -rf $(VENV)
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q $$(grep '^pip==' $(PINS))
+	$(VPY) -m pip install -q -r $(PINS)
+	touch $@
 
-test: deps build check-boundary test-go test-py wheel-check ## run every test (Go, race, Python, wheel install)
+build: venv ## build the extension and install theus into .venv
+	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+
+test: deps build check-boundary test-go test-py wheel-check ## run every test (Go, race, Python, wheel, sdist, pip install .)
 
 test-go: ## Go tests: pure packages without cgo, then with -race
 	CGO_ENABLED=0 go test -count=1 $(PURE)
 	go test -race -count=1 $(PURE)
-	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])')" go vet ./...
+	CGO_CFLAGS="-I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') -Wall -Wextra -Wno-unused-parameter -Werror" go vet ./...
+	@# cgo's generated code needs -Wno-unused-parameter above; our own C keeps the full -Wextra
+	gcc -fsyntax-only -Wall -Wextra -Werror -I$$($(PY) -c 'import sysconfig;print(sysconfig.get_paths()["include"])') pyproxy/*.c capi/py/*.c
 
 test-py: ## pytest against the installed package (not the source tree)
-	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
+	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider -m "not dist" .
 
 check-boundary: ## kernel/ and flux/ build without cgo; import "C" only where allowed; gofmt clean
 	CGO_ENABLED=0 go build $(PURE)
@@ -48,19 +62,21 @@ check-boundary: ## kernel/ and flux/ build without cgo; import "C" only where al
 	@bad=$$(grep -rl 'import "C"' --include='*.go' . | grep -v -E '^\./(capi|pyproxy|heavy)/' || true); \
 	if [ -n "$$bad" ]; then echo "import \"C\" outside capi/, pyproxy/, heavy/: $$bad"; exit 1; fi
 
-bench: deps build ## benchmarks, each beside its baseline
+bench: build ## benchmarks, each beside its baseline
 	go test -run '^$$' -bench . -benchmem $(PURE)
 	$(VPY) benchmarks/run.py
 
-demo: deps build ## run the demo on the embedded default state
+demo: build ## run the demo on the embedded default state
 	$(VPY) -m theus.demo
 
-wheel-check: deps $(VPY) ## build a wheel and install it into a fresh venv
-	rm -rf build/wheel-check && mkdir -p build/wheel-check
-	$(VPY) -m pip wheel -q --no-build-isolation --no-index --no-deps -w build/wheel-check .
-	$(PY) -m venv --system-site-packages build/wheel-check/venv
-	build/wheel-check/venv/bin/pip install -q --no-index build/wheel-check/*.whl
-	cd /tmp && $(CURDIR)/build/wheel-check/venv/bin/python -c 'import theus; s = theus.State({"domain": {"x": 0}}); print("wheel ok, version", s.compare_and_swap(0, {"domain.x": 1}))'
+# The release route, with build isolation (build requirements from PyPI): the sdist, the wheel
+# built from that sdist, repaired and tagged manylinux by auditwheel; then tests/packaging
+# installs it into a venv without Go, and checks `pip install .` from a copy of the tree.
+wheel-check: venv ## build sdist + manylinux wheel with isolation and test every install route
+	rm -rf $(DIST)
+	$(VPY) -m build -q --outdir $(DIST) .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair -w $(DIST)/wheelhouse $(DIST)/*.whl
+	cd tests && THEUS_DIST_DIR=$(CURDIR)/$(DIST) ../$(VPY) -m pytest -q -p no:cacheprovider -m dist packaging
 
 fmt: ## gofmt the Go code
 	gofmt -w $$(git ls-files '*.go')

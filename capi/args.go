@@ -120,9 +120,23 @@ func handle[T any](c *call, i int) (T, error) {
 	if !ok || h <= 0 {
 		return zero, argErrorf("argument %d is not a theus handle", i+1)
 	}
-	v, ok := cgo.Handle(h).Value().(T)
+	v, live := handleValue(cgo.Handle(h))
+	if !live {
+		return zero, argErrorf("argument %d is not a live theus handle (it was freed, or never was one)", i+1)
+	}
+	t, ok := v.(T)
 	if !ok {
 		return zero, argErrorf("argument %d is a theus handle of the wrong kind", i+1)
 	}
-	return v, nil
+	return t, nil
+}
+
+// handleValue is h.Value(), reporting a freed or made-up handle instead of panicking.
+func handleValue(h cgo.Handle) (v any, live bool) {
+	defer func() {
+		if recover() != nil {
+			v, live = nil, false
+		}
+	}()
+	return h.Value(), true
 }

@@ -4,6 +4,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -50,21 +51,43 @@ func (h *host) close() {
 	}
 }
 
+// Values reads the paths of a condition from one snapshot. A path that goes through a leaf
+// continues inside the leaf's value (a dict leaf is entered by key); a closed state is an
+// error, never a row of nils.
 func (h *host) Values(paths [][]string) ([]any, error) {
 	snap := h.st.Snapshot()
 	defer snap.Release()
 	out := make([]any, len(paths))
 	for i, p := range paths {
 		node, err := snap.Lookup(kernel.Path(p))
-		if err != nil {
-			out[i] = flux.Missing{}
-			continue
+		var pe *kernel.PathError
+		switch {
+		case err == nil:
+			out[i], err = nodeValue(node)
+		case errors.As(err, &pe) && pe.Code == kernel.CodeNotFound:
+			out[i], err = flux.Missing{}, nil
+		case errors.As(err, &pe) && pe.Code == kernel.CodeNotABranch:
+			out[i], err = belowLeaf(snap, p)
 		}
-		if out[i], err = nodeValue(node); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// belowLeaf reads path p, which goes through a leaf, by entering the leaf's value.
+func belowLeaf(snap *snapshot, p []string) (any, error) {
+	for d := 1; d < len(p); d++ {
+		node, err := snap.Lookup(kernel.Path(p[:d]))
+		if err != nil {
+			return nil, err
+		}
+		if node.IsLeaf() {
+			return py.Below(node.Value(), d, p[d:])
+		}
+	}
+	return flux.Missing{}, nil
 }
 
 // nodeValue converts a committed node for a condition; branches convert without Python.
@@ -112,14 +135,15 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		return fail(err)
 	}
 	names := wf.ProcessNames()
-	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names)))
+	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
+		py.NewStrTuple(wf.Zones())))
 }
 
 //export go_flux_check
 func go_flux_check(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("flux_check", args, n, ints, ok, 2)
+	a, c, err := newCall("flux_check", args, n, ints, ok, 3)
 	if err != nil {
 		return fail(err)
 	}
@@ -127,21 +151,42 @@ func go_flux_check(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 	if err != nil {
 		return fail(err)
 	}
-	if !py.IsTuple(a[1]) {
-		return fail(argErrorf("names: expected a tuple of str"))
-	}
-	var known []string
-	for _, o := range py.TupleItems(a[1]) {
-		s, err := py.Str(o)
-		if err != nil {
-			return fail(err)
-		}
-		known = append(known, s)
+	known, err := strTuple("flux_check: process names", a[1])
+	if err != nil {
+		return fail(err)
 	}
 	if err := wf.Check(known); err != nil {
 		return fail(err)
 	}
+	if !py.IsNone(a[2]) {
+		zones, err := strTuple("flux_check: zones", a[2])
+		if err != nil {
+			return fail(err)
+		}
+		if err := wf.CheckZones(zones); err != nil {
+			return fail(err)
+		}
+	}
 	return result(py.None())
+}
+
+// strTuple reads a tuple of str.
+func strTuple(what string, o *py.Object) ([]string, error) {
+	if !py.IsTuple(o) {
+		return nil, argErrorf("%s: expected a tuple of str, got %s", what, py.TypeName(o))
+	}
+	var out []string
+	for _, it := range py.TupleItems(o) {
+		if !py.IsStr(it) {
+			return nil, argErrorf("%s: expected a tuple of str, found a %s item", what, py.TypeName(it))
+		}
+		s, err := py.Str(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 //export go_flux_run
@@ -160,9 +205,23 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	if err != nil {
 		return fail(err)
 	}
+	if !py.IsCallable(a[2]) {
+		return fail(argErrorf("flux_run: the step runner must be callable, got %s", py.TypeName(a[2])))
+	}
+	if !py.IsList(a[4]) {
+		return fail(argErrorf("flux_run: the trace sink must be a list, got %s", py.TypeName(a[4])))
+	}
+	const maxBudget = 1 << 40
+	if !py.IsInt(a[3]) {
+		return fail(argErrorf("budget: expected an int >= 0 (0 = the default, %d operations), got %s", flux.DefaultBudget, py.TypeName(a[3])))
+	}
 	budget, isInt := c.int64(3)
-	if !isInt || budget < 0 {
-		return fail(argErrorf("budget: expected an int >= 0 (0 = default), got %s", py.TypeName(a[3])))
+	if !isInt || budget < 0 || budget > maxBudget {
+		got := "an int beyond 64 bits"
+		if isInt {
+			got = fmt.Sprint(budget)
+		}
+		return fail(argErrorf("budget: expected an int from 0 to %d (0 = the default, %d operations), got %s", int64(maxBudget), flux.DefaultBudget, got))
 	}
 	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}}
 	defer h.close()
@@ -171,9 +230,24 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 		return fail(err)
 	}
 	if runErr != nil {
-		return fail(runErr)
+		return fail(closedDuringRun(runErr))
 	}
 	return result(py.NewStrTuple(trace.Executed))
+}
+
+// closedDuringRun turns a condition that found the state closed into an ArgumentError
+// that says so (with the condition's position); other errors pass unchanged.
+func closedDuringRun(err error) error {
+	var fe *flux.Error
+	var ce *kernel.ClosedError
+	if !errors.As(err, &fe) || !errors.As(err, &ce) {
+		return err
+	}
+	msg := fmt.Sprintf("%s: flux: the condition (line %d) cannot read the state: the engine's state is closed (it was closed during the run; use an open TheusEngine)", fe.Pos, fe.Pos.Line)
+	if fe.Snippet != "" {
+		msg += "\n" + fe.Snippet
+	}
+	return argErrorf("%s", msg)
 }
 
 // recordTrace appends a handle to the run's trace to the caller's list, also when the run
@@ -226,8 +300,14 @@ func go_flux_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := handle[any](c, 0); err != nil {
+	v, err := handle[any](c, 0)
+	if err != nil {
 		return fail(err)
+	}
+	switch v.(type) {
+	case *flux.Workflow, *flux.Trace:
+	default:
+		return fail(argErrorf("flux_free: argument 1 is a theus handle of another kind (only a workflow or a trace handle is freed here)"))
 	}
 	dropHandle(a[0])
 	return result(py.None())

@@ -109,9 +109,11 @@ static PyMethodDef core_methods[] = {
 };
 
 static struct PyModuleDef core_module = {
-    PyModuleDef_HEAD_INIT, "theus._core",
-    "The native core of theus: versioned state, read-only views and the Flux stepper, in Go.",
-    -1, core_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "theus._core",
+    .m_doc = "The native core of theus: versioned state, read-only views and the Flux stepper, in Go.",
+    .m_size = -1,
+    .m_methods = core_methods,
 };
 
 PyMODINIT_FUNC PyInit__core(void) {

@@ -37,6 +37,9 @@ const (
 	CodeConditionType = "condition_type"
 	// CodeUnknownProcess: [Workflow.Check] found a process name that is not registered.
 	CodeUnknownProcess = "unknown_process"
+	// CodeUnknownZone: [Workflow.CheckZones] found a condition reading a top-level name
+	// that is not a zone of the state.
+	CodeUnknownZone = "unknown_zone"
 	// CodeCondition: a condition failed while running (wrong types in the data, non-boolean
 	// result, or the state could not be read).
 	CodeCondition = "condition"

@@ -2,7 +2,6 @@ package flux
 
 import (
 	"errors"
-	"strconv"
 	"testing"
 )
 
@@ -10,9 +9,9 @@ import (
 // it, and the version counts successful process runs.
 type fakeHost struct {
 	state     map[string]any
-	procs     map[string]func(h *fakeHost, with map[string]any) error
+	procs     map[string]func(h *fakeHost, with Map) error
 	calls     []string
-	withs     []map[string]any
+	withs     []Map
 	reads     [][]string
 	version   uint64
 	polls     int
@@ -20,7 +19,7 @@ type fakeHost struct {
 }
 
 func newFakeHost(state map[string]any) *fakeHost {
-	return &fakeHost{state: state, procs: map[string]func(*fakeHost, map[string]any) error{}}
+	return &fakeHost{state: state, procs: map[string]func(*fakeHost, Map) error{}}
 }
 
 func (h *fakeHost) Run(s *ProcessStep) error {
@@ -57,7 +56,7 @@ func (h *fakeHost) Interrupted() error {
 func (h *fakeHost) Version() uint64 { return h.version }
 
 func lookup(v any, path []string) any {
-	for _, seg := range path {
+	for depth, seg := range path {
 		switch m := v.(type) {
 		case map[string]any:
 			x, ok := m[seg]
@@ -65,22 +64,18 @@ func lookup(v any, path []string) any {
 				return Missing{}
 			}
 			v = x
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(m) {
-				return Missing{}
-			}
-			v = m[i]
-		default:
+		case nil:
 			return Missing{}
+		default:
+			return NotAMapping{Depth: depth, Type: typeName(v)}
 		}
 	}
 	return v
 }
 
 // incr returns a process adding 1 to state[zone][key].
-func incr(zone, key string) func(*fakeHost, map[string]any) error {
-	return func(h *fakeHost, _ map[string]any) error {
+func incr(zone, key string) func(*fakeHost, Map) error {
+	return func(h *fakeHost, _ Map) error {
 		z := h.state[zone].(map[string]any)
 		z[key] = z[key].(int64) + 1
 		return nil

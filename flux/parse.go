@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -59,16 +61,16 @@ func (p *loader) yamlError(err error) *Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return p.src.errorf(line, 1, CodeYAML, err, "invalid YAML: %s", m[2])
+		return p.src.errorf(line, 1, CodeYAML, err, "invalid YAML: %s", plainWords(m[2]))
 	}
-	return p.src.errorf(1, 1, CodeYAML, err, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	return p.src.errorf(1, 1, CodeYAML, err, "invalid YAML: %s", plainWords(strings.TrimPrefix(msg, "yaml: ")))
 }
 
 // document decodes exactly one YAML document and returns its root node.
 func (p *loader) document(src []byte) (root *yaml.Node, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			root, err = nil, p.src.errorf(1, 1, CodeYAML, nil, "invalid YAML: %v", r)
+			root, err = nil, p.src.errorf(1, 1, CodeYAML, nil, "invalid YAML: %s", plainWords(fmt.Sprint(r)))
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -378,7 +380,7 @@ func (p *loader) processStep(m *mapping, pos Pos) (Step, *Error) {
 			if err != nil {
 				return nil, err
 			}
-			s.With = v.(map[string]any)
+			s.With = v.(Map)
 		}
 	}
 	return s, nil
@@ -481,11 +483,15 @@ func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
 	return s, nil
 }
 
-// integerLiteral matches plain decimal integer scalars.
-var integerLiteral = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+// integerLiteral matches plain decimal integer scalars; prefixedInteger hexadecimal, octal
+// and binary ones.
+var (
+	integerLiteral  = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+	prefixedInteger = regexp.MustCompile(`^[-+]?0(x[0-9a-fA-F_]+|o[0-7_]+|b[01_]+)$`)
+)
 
-// value converts a YAML node under `with` to plain Go data: nil, bool, int64, float64,
-// string, []any, map[string]any.
+// value converts a YAML node under `with` to plain Go data: nil, bool, int64, *big.Int
+// (an integer beyond 64 bits), float64, string, []any, Map (a mapping, in source order).
 func (p *loader) value(n *yaml.Node) (any, *Error) {
 	n, err := p.resolve(n)
 	if err != nil {
@@ -507,7 +513,7 @@ func (p *loader) value(n *yaml.Node) (any, *Error) {
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[string]any, len(m.keys))
+		out := make(Map, 0, len(m.keys))
 		for _, k := range m.keys {
 			if m.key[k].ShortTag() != "!!str" || k == "" {
 				kn := m.key[k]
@@ -518,7 +524,7 @@ func (p *loader) value(n *yaml.Node) (any, *Error) {
 			if err != nil {
 				return nil, err
 			}
-			out[k] = v
+			out = append(out, KeyValue{Key: k, Value: v})
 		}
 		return out, nil
 	case yaml.ScalarNode:
@@ -527,42 +533,87 @@ func (p *loader) value(n *yaml.Node) (any, *Error) {
 	return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "unsupported YAML value")
 }
 
+// scalar reads a YAML scalar under `with`. An explicit tag (`!!float 1`, `!!str 5`) decides
+// the type; otherwise YAML's own resolution does, except that an integer too long for 64
+// bits stays an exact integer instead of becoming a float.
 func (p *loader) scalar(n *yaml.Node) (any, *Error) {
-	var (
-		v   any
-		err error
-	)
+	explicit := n.Style&yaml.TaggedStyle != 0
 	switch n.ShortTag() {
 	case "!!null":
 		return nil, nil
-	case "!!str", "!!timestamp", "!!binary":
+	case "!!str":
+		if n.Style == 0 && prefixedInteger.MatchString(n.Value) { // 0x... beyond 64 bits
+			if v, ok := parseInt(n.Value); ok {
+				return v, nil
+			}
+		}
+		return n.Value, nil
+	case "!!timestamp", "!!binary":
 		return n.Value, nil
 	case "!!bool":
 		var b bool
-		if err = n.Decode(&b); err == nil {
-			v = b
+		if err := n.Decode(&b); err != nil {
+			return nil, p.badScalar(n, "a boolean (true or false)")
 		}
+		return b, nil
 	case "!!int":
 		var i int64
-		if err = n.Decode(&i); err == nil {
-			v = i
+		if err := n.Decode(&i); err == nil {
+			return i, nil
 		}
+		if v, ok := parseInt(n.Value); ok {
+			return v, nil
+		}
+		return nil, p.badScalar(n, "an integer")
 	case "!!float":
-		if integerLiteral.MatchString(n.Value) { // yaml resolves integers beyond 64 bits as floats
-			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
-				"integer %s does not fit in 64 bits (quote it to pass a string)", n.Value)
+		if !explicit && integerLiteral.MatchString(n.Value) { // YAML resolves long integers as floats
+			if v, ok := parseInt(n.Value); ok {
+				return v, nil
+			}
+		}
+		if v, ok := parseInt(n.Value); ok && explicit {
+			f, _ := new(big.Float).SetInt(bigOf(v)).Float64()
+			if math.IsInf(f, 0) {
+				return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+					"%s is too large for a float", n.Value)
+			}
+			return f, nil
 		}
 		var f float64
-		if err = n.Decode(&f); err == nil {
-			v = f
+		if err := n.Decode(&f); err != nil {
+			return nil, p.badScalar(n, "a float")
 		}
-	default:
-		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
-			"unsupported YAML tag %s (use plain strings, numbers, booleans, lists and mappings)", n.Tag)
+		return f, nil
 	}
-	if err != nil {
-		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, err,
-			"cannot read %s as %s", describe(n), strings.TrimPrefix(n.ShortTag(), "!!"))
+	return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+		"unsupported YAML tag %s (use plain strings, numbers, booleans, lists and mappings)", n.Tag)
+}
+
+func (p *loader) badScalar(n *yaml.Node, want string) *Error {
+	return p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+		"%q is not %s (it is tagged %s; remove the tag or fix the value)", n.Value, want, n.Tag)
+}
+
+// parseInt reads an integer as YAML does (decimal, 0x, 0o, 0b, leading-0 octal, _
+// separators, a sign) as an int64, or as a *big.Int when it does not fit.
+func parseInt(text string) (any, bool) {
+	t := strings.TrimSpace(text)
+	if i, err := strconv.ParseInt(t, 0, 64); err == nil {
+		return i, true
 	}
-	return v, nil
+	b, ok := new(big.Int).SetString(t, 0)
+	if !ok {
+		return nil, false
+	}
+	if b.IsInt64() {
+		return b.Int64(), true
+	}
+	return b, true
+}
+
+func bigOf(v any) *big.Int {
+	if b, ok := v.(*big.Int); ok {
+		return b
+	}
+	return big.NewInt(v.(int64))
 }

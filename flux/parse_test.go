@@ -3,6 +3,7 @@ package flux
 import (
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,9 +106,9 @@ steps:
 	require.Len(t, w.Steps, 3)
 	p := w.Steps[1].(*ProcessStep)
 	assert.Equal(t, "charge", p.Name)
-	assert.Equal(t, map[string]any{
-		"amount": int64(10), "rate": 0.5, "ok": true, "who": "bob", "none": nil,
-		"tags": []any{"a", int64(1)}, "opts": map[string]any{"x": map[string]any{"y": int64(2)}},
+	assert.Equal(t, Map{
+		{"amount", int64(10)}, {"rate", 0.5}, {"ok", true}, {"who", "bob"}, {"none", nil},
+		{"tags", []any{"a", int64(1)}}, {"opts", Map{{"x", Map{{"y", int64(2)}}}}},
 	}, p.With)
 	assert.Equal(t, Pos{"test.yaml", 5, 5}, p.Pos())
 	assert.Equal(t, "process", p.Kind())
@@ -221,7 +222,7 @@ var invalidCases = []struct {
 	{"condition type int", "steps:\n  - flux: while\n    condition: 1 + 2\n    do: [a]\n", CodeConditionType, 3, 16},
 	{"condition type string", "steps:\n  - flux: while\n    condition: '\"x\"'\n    do: [a]\n", CodeConditionType, 3, 17},
 	{"condition type nil", "steps:\n  - flux: while\n    condition: None\n    do: [a]\n", CodeConditionType, 3, 16},
-	{"condition type mismatch", "steps:\n  - flux: if\n    condition: 1 + \"x\" == 2\n    then: [a]\n", CodeConditionSyntax, 3, 18},
+	{"condition type mismatch", "steps:\n  - flux: if\n    condition: 1 + \"x\" == 2\n    then: [a]\n", CodeConditionType, 3, 18},
 	{"condition empty", "steps:\n  - flux: if\n    condition:\n    then: [a]\n", CodeConditionSyntax, 3, 15},
 	{"condition a list", "steps:\n  - flux: if\n    condition: [a]\n    then: [a]\n", CodeInvalidValue, 3, 16},
 	{"duplicate step key", "steps:\n  - flux: if\n    condition: x\n    condition: y\n    then: [a]\n", CodeDuplicateKey, 4, 5},
@@ -270,4 +271,109 @@ func TestErrorFormat(t *testing.T) {
 
 	s := newSource([]byte("a\n\tkey: v\n"), "t")
 	assert.Equal(t, "\tkey: v\n\t  ^", s.snippet(Pos{"t", 2, 4}))
+}
+
+// with: values keep their YAML order, exact integers and explicit tags.
+func TestWithValues(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want any
+	}{
+		{"1", int64(1)},
+		{"-1", int64(-1)},
+		{"9223372036854775807", int64(math.MaxInt64)},
+		{"-9223372036854775808", int64(math.MinInt64)},
+		{"9223372036854775808", bigInt("9223372036854775808")},
+		{"-9223372036854775809", bigInt("-9223372036854775809")},
+		{"18446744073709551616", bigInt("18446744073709551616")},
+		{"123456789012345678901234567890", bigInt("123456789012345678901234567890")},
+		{"0x10", int64(16)},
+		{"0x10000000000000000", bigInt("18446744073709551616")},
+		{"1_000", int64(1000)},
+		{"!!float 1", 1.0},
+		{"!!float -3", -3.0},
+		{"!!float 123456789012345678901234567890", 1.2345678901234568e29},
+		{"!!float 1.5", 1.5},
+		{"1.5", 1.5},
+		{"1e3", 1000.0},
+		{".inf", math.Inf(1)},
+		{"!!int 7", int64(7)},
+		{"!!str 5", "5"},
+		{"'5'", "5"},
+		{"!!bool true", true},
+		{"true", true},
+		{"~", nil},
+		{"[1, 9223372036854775808]", []any{int64(1), bigInt("9223372036854775808")}},
+		{"{z: 1, a: 2, m: 3}", Map{{"z", int64(1)}, {"a", int64(2)}, {"m", int64(3)}}},
+		{"{b: {y: 1, x: 2}, a: [ {k2: 1, k1: 2} ]}", Map{{"b", Map{{"y", int64(1)}, {"x", int64(2)}}}, {"a", []any{Map{{"k2", int64(1)}, {"k1", int64(2)}}}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.yaml, func(t *testing.T) {
+			w := mustParse(t, "steps:\n  - process: p\n    with: {v: "+tc.yaml+"}\n")
+			got, ok := w.Steps[0].(*ProcessStep).With.Get("v")
+			require.True(t, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	w := mustParse(t, "steps:\n  - process: p\n    with:\n      zeta: 1\n      alpha: 2\n      mid: 3\n")
+	var keys []string
+	for _, kv := range w.Steps[0].(*ProcessStep).With {
+		keys = append(keys, kv.Key)
+	}
+	assert.Equal(t, []string{"zeta", "alpha", "mid"}, keys)
+
+	for _, bad := range []struct{ yaml, msg string }{
+		{"!!int x", `"x" is not an integer`},
+		{"!!float abc", `"abc" is not a float`},
+		{"!!bool maybe", `"maybe" is not a boolean`},
+		{"!!float 1" + strings.Repeat("0", 400), "too large for a float"},
+		{"!thing 1", "unsupported YAML tag !thing"},
+	} {
+		t.Run(bad.yaml, func(t *testing.T) {
+			_, err := Parse([]byte("steps:\n  - process: p\n    with: {v: "+bad.yaml+"}\n"), "w.yaml")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), bad.msg)
+			assert.NotContains(t, err.Error(), "strconv")
+			assert.NotContains(t, err.Error(), "yaml: unmarshal")
+		})
+	}
+}
+
+func TestCheckZones(t *testing.T) {
+	zones := []string{"domain", "global", "heavy", "outbox"}
+	src := "steps:\n  - flux: if\n    condition: domain.total > 1 and domian.total > 2\n    then:\n      - flux: while\n        condition: (glbal.n ?? 0) < 3\n        do: [a]\n"
+	w := mustParse(t, src)
+	err := w.CheckZones(zones)
+	var fe *Error
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, CodeUnknownZone, fe.Code)
+	assert.Equal(t, Pos{"test.yaml", 3, 37}, fe.Pos)
+	assert.Contains(t, fe.Msg, "unknown zone `domian`")
+	assert.Contains(t, fe.Msg, "did you mean `domain`?")
+	assert.Contains(t, fe.Snippet, "^")
+
+	w = mustParse(t, "steps:\n  - flux: while\n    condition: (glbal.n ?? 0) < 3\n    do: [a]\n")
+	require.ErrorAs(t, w.CheckZones(zones), &fe)
+	assert.Contains(t, fe.Msg, "did you mean `global`?")
+	assert.Equal(t, 17, fe.Pos.Col)
+
+	w = mustParse(t, "steps:\n  - flux: if\n    condition: xyz > 1\n    then: [a]\n")
+	require.ErrorAs(t, w.CheckZones(zones), &fe)
+	assert.Contains(t, fe.Msg, "unknown zone `xyz`")
+
+	for _, ok := range []string{
+		"domain.x > 1", "let d = domain; d.x > 1", "all(domain.items, # > 0)", "any(domain.o, .total > global.min)",
+		"domain[global.k] == 1", "99999999999999999999 > domain.x", "True and not False",
+	} {
+		w := mustParse(t, "steps:\n  - flux: if\n    condition: '"+ok+"'\n    then: [a]\n")
+		assert.NoError(t, w.CheckZones(zones), ok)
+	}
+	w = mustParse(t, "steps:\n  - flux: if\n    condition: custom.x > 1\n    then: [a]\n")
+	assert.NoError(t, w.CheckZones(append(zones, "custom")))
+}
+
+func TestZones(t *testing.T) {
+	w := mustParse(t, "steps:\n  - flux: if\n    condition: domain.a > 1 and global.b\n    then:\n      - flux: while\n        condition: custom.x < domain.y\n        do: [a]\n")
+	assert.Equal(t, []string{"domain", "global", "custom"}, w.Zones())
+	assert.Nil(t, mustParse(t, "steps: [a]").Zones())
 }

@@ -23,7 +23,7 @@ func locate(s *source, n *yaml.Node, value []rune, off int) (line, col int, ok b
 	if start < 0 || start > len(raw) {
 		return 0, 0, false
 	}
-	switch n.Style {
+	switch n.Style &^ yaml.TaggedStyle {
 	case 0:
 		end := start + len(value)
 		if end > len(raw) || string(raw[start:end]) != n.Value {

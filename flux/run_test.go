@@ -84,7 +84,7 @@ steps:
     else: [no]
 `)
 	h := newFakeHost(map[string]any{"domain": map[string]any{}})
-	h.procs["set"] = func(h *fakeHost, _ map[string]any) error {
+	h.procs["set"] = func(h *fakeHost, _ Map) error {
 		h.state["domain"].(map[string]any)["flag"] = true
 		return nil
 	}
@@ -145,7 +145,7 @@ steps:
 	tr, err := w.Run(h, RunOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"charge", "ship", "notify"}, tr.Executed)
-	assert.Equal(t, map[string]any{"amount": int64(10), "currency": "EUR", "meta": map[string]any{"retry": false}}, h.withs[0])
+	assert.Equal(t, Map{{"amount", int64(10)}, {"currency", "EUR"}, {"meta", Map{{"retry", false}}}}, h.withs[0])
 	assert.Nil(t, h.withs[1])
 }
 
@@ -222,8 +222,8 @@ steps:
   - never
 `)
 	h := newFakeHost(nil)
-	h.procs["first"] = func(*fakeHost, map[string]any) error { return nil }
-	h.procs["charge_card"] = func(*fakeHost, map[string]any) error { return errBoom }
+	h.procs["first"] = func(*fakeHost, Map) error { return nil }
+	h.procs["charge_card"] = func(*fakeHost, Map) error { return errBoom }
 	tr, err := w.Run(h, RunOptions{})
 	var fe *Error
 	require.ErrorAs(t, err, &fe)

@@ -2,6 +2,7 @@ package flux
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -43,11 +44,31 @@ type Step interface {
 type ProcessStep struct {
 	// Name is the process name.
 	Name string
-	// With holds the keyword arguments from `with:` (nil when absent). Values are nil, bool,
-	// int64, float64, string, []any and map[string]any. Treat it as read-only.
-	With map[string]any
+	// With holds the keyword arguments from `with:` in source order (nil when absent).
+	// Values are nil, bool, int64, *big.Int (beyond 64 bits), float64, string, []any and
+	// Map. Treat it as read-only.
+	With Map
 
 	pos Pos
+}
+
+// Map is a YAML mapping under `with`, its keys in source order.
+type Map []KeyValue
+
+// KeyValue is one entry of a Map.
+type KeyValue struct {
+	Key   string
+	Value any
+}
+
+// Get returns the value of key and whether it is present.
+func (m Map) Get(key string) (any, bool) {
+	for _, kv := range m {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return nil, false
 }
 
 // IfStep runs Then when its condition is true, otherwise Else.
@@ -173,6 +194,69 @@ func (w *Workflow) Check(known []string) error {
 		}
 		err = w.src.errorAt(p.pos, CodeUnknownProcess, nil, "%s", msg)
 		return false
+	})
+	return err
+}
+
+// Zones returns the top-level names the workflow's conditions read, each once, in order of
+// first appearance. A Host whose state has all of them passes CheckZones.
+func (w *Workflow) Zones() []string {
+	var zones []string
+	walk(w.Steps, func(s Step) bool {
+		var c *Condition
+		switch s := s.(type) {
+		case *IfStep:
+			c = s.Condition
+		case *WhileStep:
+			c = s.Condition
+		default:
+			return true
+		}
+		for _, p := range c.paths {
+			if !slices.Contains(zones, p[0]) {
+				zones = append(zones, p[0])
+			}
+		}
+		return true
+	})
+	return zones
+}
+
+// CheckZones reports the first condition, in source order, that reads a top-level name not
+// in zones, as an *Error with CodeUnknownZone at that name inside the condition,
+// suggesting the closest zone. Such a path could only ever read nil, so it is almost
+// certainly a typo (`domian.total`).
+func (w *Workflow) CheckZones(zones []string) error {
+	set := make(map[string]bool, len(zones))
+	for _, z := range zones {
+		set[z] = true
+	}
+	var err error
+	walk(w.Steps, func(s Step) bool {
+		var c *Condition
+		switch s := s.(type) {
+		case *IfStep:
+			c = s.Condition
+		case *WhileStep:
+			c = s.Condition
+		default:
+			return true
+		}
+		for i, p := range c.paths {
+			if set[p[0]] {
+				continue
+			}
+			msg := fmt.Sprintf("unknown zone `%s` in condition `%s`", p[0], c.Source)
+			sorted := slices.Sorted(slices.Values(zones))
+			if best := closest(p[0], zones); best != "" {
+				msg += fmt.Sprintf(" (did you mean `%s`? zones: %s)", best, strings.Join(sorted, ", "))
+			} else {
+				msg += fmt.Sprintf(" (zones: %s; a condition reads paths such as domain.x)", strings.Join(sorted, ", "))
+			}
+			err = w.src.errorAt(c.at(c.offsets[i]), CodeUnknownZone, nil, "%s", msg)
+			return false
+		}
+		return true
 	})
 	return err
 }

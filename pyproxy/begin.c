@@ -18,6 +18,7 @@ theus_context_begin(PyObject *keys, const uintptr_t *vals, unsigned long long ve
             return NULL;
         }
     }
+    theus_untrack(values); /* committed values: out of gc.get_objects()' reach while it lives */
     PyObject *ver = PyLong_FromUnsignedLongLong(version);
     PyObject *ctx = ver ? theus_context_new(values, ver, extras, keys) : NULL;
     Py_DECREF(values);

@@ -67,18 +67,16 @@ dictiter_next(DictIter *it)
         Py_INCREF(k);
         return k;
     case ITER_VALUES:
-        return theus_freeze_fast(v);
+        return theus_freeze_item(v);
     default: {
-        PyObject *fv = theus_freeze_fast(v);
-        if (fv == NULL) {
-            return NULL;
-        }
-        PyObject *t = PyTuple_New(2);
+        Py_INCREF(k); /* freezing v may run code that drops the dict's reference to k */
+        PyObject *fv = theus_freeze_item(v);
+        PyObject *t = fv ? PyTuple_New(2) : NULL;
         if (t == NULL) {
-            Py_DECREF(fv);
+            Py_DECREF(k);
+            Py_XDECREF(fv);
             return NULL;
         }
-        Py_INCREF(k);
         PyTuple_SET_ITEM(t, 0, k);
         PyTuple_SET_ITEM(t, 1, fv);
         return t;
@@ -96,7 +94,7 @@ dictiter_length_hint(DictIter *it, PyObject *unused)
 }
 
 static PyMethodDef dictiter_methods[] = {
-    {"__length_hint__", (PyCFunction)dictiter_length_hint, METH_NOARGS, PyDoc_STR("Estimate of the items left.")},
+    {"__length_hint__", (PyCFunction)dictiter_length_hint, METH_NOARGS, PyDoc_STR("__length_hint__($self, /)\n--\n\nEstimate of the items left.")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -125,7 +123,7 @@ frozendict_subscript(PyObject *self, PyObject *key)
 {
     PyObject *v = PyDict_GetItemWithError(FD_DATA(self), key);
     if (v != NULL) {
-        return theus_freeze_fast(v);
+        return theus_freeze_item(v);
     }
     if (!PyErr_Occurred()) {
         theus_set_key_error(key);
@@ -202,7 +200,7 @@ frozendict_getattro(PyObject *self, PyObject *name)
         (!may_be_type_attr(name) || theus_lookup_type(Py_TYPE(self), name) == NULL)) {
         PyObject *v = PyDict_GetItemWithError(FD_DATA(self), name);
         if (v != NULL) {
-            return theus_freeze_fast(v);
+            return theus_freeze_item(v);
         }
         if (PyErr_Occurred()) {
             return NULL;
@@ -215,7 +213,7 @@ frozendict_getattro(PyObject *self, PyObject *name)
             v = PyDict_GetItemWithError(FD_DATA(self), alt);
             Py_DECREF(alt);
             if (v != NULL) {
-                return theus_freeze_fast(v);
+                return theus_freeze_item(v);
             }
             if (PyErr_Occurred()) {
                 return NULL;
@@ -274,7 +272,7 @@ frozendict_richcompare(PyObject *self, PyObject *other, int op)
                     equal = PyErr_Occurred() ? -1 : 0;
                 }
                 else if (other_is_view) {
-                    PyObject *fb = theus_freeze_fast(bv);
+                    PyObject *fb = theus_freeze_item(bv);
                     equal = fb ? theus_values_equal(v, fb) : -1;
                     Py_XDECREF(fb);
                 }
@@ -310,11 +308,14 @@ frozendict_hash(PyObject *self)
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (PyDict_Next(FD_DATA(self), &pos, &k, &v)) {
-        PyObject *fv = theus_freeze_fast(v);
+        Py_INCREF(k); /* freezing v may run code that drops the dict's reference to k */
+        PyObject *fv = theus_freeze_item(v);
         if (fv == NULL) {
+            Py_DECREF(k);
             goto done;
         }
         PyObject *pair = PyTuple_Pack(2, k, fv);
+        Py_DECREF(k);
         Py_DECREF(fv);
         if (pair == NULL || PyList_Append(items, pair) < 0) {
             Py_XDECREF(pair);
@@ -336,12 +337,12 @@ done:
 static PyObject *
 frozendict_repr(PyObject *self)
 {
-    int r = Py_ReprEnter(self);
-    if (r != 0) {
-        return r > 0 ? PyUnicode_FromString("FrozenDict({...})") : NULL;
+    PyObject *body = theus_repr_plain(FD_DATA(self));
+    if (body == NULL) {
+        return NULL;
     }
-    PyObject *out = PyUnicode_FromFormat("FrozenDict(%R)", FD_DATA(self));
-    Py_ReprLeave(self);
+    PyObject *out = PyUnicode_FromFormat("FrozenDict(%U)", body);
+    Py_DECREF(body);
     return out;
 }
 
@@ -391,7 +392,7 @@ frozendict_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *v = PyDict_GetItemWithError(FD_DATA(self), args[0]);
     if (v != NULL) {
-        return theus_freeze_fast(v);
+        return theus_freeze_item(v);
     }
     if (PyErr_Occurred()) {
         return NULL;
@@ -488,22 +489,22 @@ THEUS_TRAP(frozendict, "FrozenDict", clear)
 
 static PyMethodDef frozendict_methods[] = {
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
-     PyDoc_STR("Type[args] for annotations, as for dict and list.")},
+     PyDoc_STR("__class_getitem__($type, item, /)\n--\n\nType[args] for annotations, as for dict and list.")},
     {"get", (PyCFunction)(void (*)(void))frozendict_get, METH_FASTCALL,
-     PyDoc_STR("get(key, default=None) -> the frozen value for key, or default.")},
-    {"keys", frozendict_keys, METH_NOARGS, PyDoc_STR("keys() -> a read-only set-like view of the keys.")},
-    {"values", frozendict_values, METH_NOARGS, PyDoc_STR("values() -> a view of the frozen values.")},
-    {"items", frozendict_items, METH_NOARGS, PyDoc_STR("items() -> a set-like view of (key, frozen value) pairs.")},
+     PyDoc_STR("get($self, key, default=None, /)\n--\n\nThe frozen value for key, or default.")},
+    {"keys", frozendict_keys, METH_NOARGS, PyDoc_STR("keys($self, /)\n--\n\nA read-only set-like view of the keys.")},
+    {"values", frozendict_values, METH_NOARGS, PyDoc_STR("values($self, /)\n--\n\nA view of the frozen values.")},
+    {"items", frozendict_items, METH_NOARGS, PyDoc_STR("items($self, /)\n--\n\nA set-like view of (key, frozen value) pairs.")},
     {"to_dict", frozendict_to_dict, METH_NOARGS,
-     PyDoc_STR("to_dict() -> a deep, independent, mutable copy as plain dicts, lists, tuples and sets.")},
+     PyDoc_STR("to_dict($self, /)\n--\n\nA deep, independent, mutable copy as plain dicts, lists, tuples and sets.")},
     {"copy", frozendict_to_dict, METH_NOARGS,
-     PyDoc_STR("copy() -> the same as to_dict(): a deep mutable copy (a shallow one would share\n"
+     PyDoc_STR("copy($self, /)\n--\n\nThe same as to_dict(): a deep mutable copy (a shallow one would share\n"
                "committed mutable values).")},
-    {"__copy__", frozendict_to_dict, METH_NOARGS, PyDoc_STR("copy.copy(view) -> to_dict().")},
-    {"__deepcopy__", frozendict_deepcopy, METH_O, PyDoc_STR("copy.deepcopy(view) -> to_dict().")},
-    {"__reduce__", frozendict_reduce, METH_NOARGS, PyDoc_STR("Pickles as a plain dict (a deep copy).")},
-    {"__reduce_ex__", frozendict_reduce_ex, METH_O, PyDoc_STR("Pickles as a plain dict (a deep copy).")},
-    {"__reversed__", frozendict_reversed, METH_NOARGS, PyDoc_STR("Keys in reverse insertion order.")},
+    {"__copy__", frozendict_to_dict, METH_NOARGS, PyDoc_STR("__copy__($self, /)\n--\n\ncopy.copy(view) -> to_dict().")},
+    {"__deepcopy__", frozendict_deepcopy, METH_O, PyDoc_STR("__deepcopy__($self, memo, /)\n--\n\ncopy.deepcopy(view) -> to_dict().")},
+    {"__reduce__", frozendict_reduce, METH_NOARGS, PyDoc_STR("__reduce__($self, /)\n--\n\nPickles as a plain dict (a deep copy).")},
+    {"__reduce_ex__", frozendict_reduce_ex, METH_O, PyDoc_STR("__reduce_ex__($self, protocol, /)\n--\n\nPickles as a plain dict (a deep copy).")},
+    {"__reversed__", frozendict_reversed, METH_NOARGS, PyDoc_STR("__reversed__($self, /)\n--\n\nKeys in reverse insertion order.")},
     THEUS_TRAP_DEF(frozendict, update),
     THEUS_TRAP_DEF(frozendict, setdefault),
     THEUS_TRAP_DEF(frozendict, pop),
@@ -728,15 +729,15 @@ dictview_reduce(PyObject *self, PyObject *unused)
 }
 
 static PyMethodDef dictview_setlike_methods[] = {
-    {"isdisjoint", dictview_isdisjoint, METH_O, PyDoc_STR("isdisjoint(other) -> True if no member is shared.")},
-    {"__reversed__", dictview_reversed, METH_NOARGS, PyDoc_STR("Members in reverse insertion order.")},
-    {"__reduce__", dictview_reduce, METH_NOARGS, PyDoc_STR("Pickles as a plain list (a deep copy).")},
+    {"isdisjoint", dictview_isdisjoint, METH_O, PyDoc_STR("isdisjoint($self, other, /)\n--\n\nTrue if no member is shared.")},
+    {"__reversed__", dictview_reversed, METH_NOARGS, PyDoc_STR("__reversed__($self, /)\n--\n\nMembers in reverse insertion order.")},
+    {"__reduce__", dictview_reduce, METH_NOARGS, PyDoc_STR("__reduce__($self, /)\n--\n\nPickles as a plain list (a deep copy).")},
     {NULL, NULL, 0, NULL},
 };
 
 static PyMethodDef dictview_values_methods[] = {
-    {"__reversed__", dictview_reversed, METH_NOARGS, PyDoc_STR("Values in reverse insertion order.")},
-    {"__reduce__", dictview_reduce, METH_NOARGS, PyDoc_STR("Pickles as a plain list (a deep copy).")},
+    {"__reversed__", dictview_reversed, METH_NOARGS, PyDoc_STR("__reversed__($self, /)\n--\n\nValues in reverse insertion order.")},
+    {"__reduce__", dictview_reduce, METH_NOARGS, PyDoc_STR("__reduce__($self, /)\n--\n\nPickles as a plain list (a deep copy).")},
     {NULL, NULL, 0, NULL},
 };
 

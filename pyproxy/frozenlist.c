@@ -55,7 +55,7 @@ listiter_next(ListIter *it)
     Py_ssize_t i = it->index;
     if (i >= 0 && i < FL_SIZE(it->seq)) {
         it->index = i + it->step;
-        return theus_freeze_fast(FL_ITEM(it->seq, i));
+        return theus_freeze_item(FL_ITEM(it->seq, i));
     }
     it->index = -1;
     return NULL;
@@ -73,7 +73,7 @@ listiter_length_hint(ListIter *it, PyObject *unused)
 }
 
 static PyMethodDef listiter_methods[] = {
-    {"__length_hint__", (PyCFunction)listiter_length_hint, METH_NOARGS, PyDoc_STR("Number of items left.")},
+    {"__length_hint__", (PyCFunction)listiter_length_hint, METH_NOARGS, PyDoc_STR("__length_hint__($self, /)\n--\n\nNumber of items left.")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -111,26 +111,38 @@ frozenlist_item(PyObject *self, Py_ssize_t i)
     if (i < 0 || i >= FL_SIZE(seq)) {
         return index_error();
     }
-    return theus_freeze_fast(FL_ITEM(seq, i));
+    return theus_freeze_item(FL_ITEM(seq, i));
 }
 
 static PyObject *
 frozenlist_slice(PyObject *seq, PyObject *slice)
 {
     Py_ssize_t start, stop, step;
-    if (PySlice_Unpack(slice, &start, &stop, &step) < 0) {
+    if (PySlice_Unpack(slice, &start, &stop, &step) < 0) { /* may run __index__ */
         return NULL;
     }
-    Py_ssize_t n = PySlice_AdjustIndices(FL_SIZE(seq), &start, &stop, step);
-    PyObject *out = PyList_New(n);
-    if (out == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t k = 0, i = start; k < n; k++, i += step) {
-        PyObject *item = FL_ITEM(seq, i);
-        Py_INCREF(item);
-        PyList_SET_ITEM(out, k, item);
-    }
+    Py_ssize_t size, n;
+    PyObject *out;
+    do { /* allocating may run a finalizer that changes the list: then start again */
+        size = FL_SIZE(seq);
+        Py_ssize_t a = start, b = stop;
+        n = PySlice_AdjustIndices(size, &a, &b, step);
+        out = PyList_New(n);
+        if (out == NULL) {
+            return NULL;
+        }
+        if (size == FL_SIZE(seq)) {
+            for (Py_ssize_t k = 0, i = a; k < n; k++, i += step) {
+                PyObject *item = FL_ITEM(seq, i);
+                Py_INCREF(item);
+                PyList_SET_ITEM(out, k, item);
+            }
+            break;
+        }
+        Py_DECREF(out);
+    } while (1);
+    /* The new list holds committed items: keep it out of gc.get_referrers' reach. */
+    theus_untrack(out);
     PyObject *view = theus_wrap(&theus_FrozenList_Type, out);
     Py_DECREF(out);
     return view;
@@ -170,7 +182,7 @@ frozenlist_subscript(PyObject *self, PyObject *key)
         Py_ssize_t n = Py_SIZE(seq);
         if ((size_t)i < (size_t)n) { /* the common case: 0 <= i < n */
             PyObject *item = PyList_CheckExact(seq) ? PyList_GET_ITEM(seq, i) : FL_ITEM(seq, i);
-            return theus_freeze_fast(item);
+            return theus_freeze_item(item);
         }
         if (i == -1 && PyErr_Occurred()) {
             PyErr_Clear();
@@ -198,7 +210,7 @@ frozenlist_subscript(PyObject *self, PyObject *key)
     if (i < 0 || i >= n) {
         return index_error();
     }
-    return theus_freeze_fast(FL_ITEM(seq, i));
+    return theus_freeze_item(FL_ITEM(seq, i));
 }
 
 static int
@@ -297,12 +309,21 @@ frozenlist_richcompare(PyObject *self, PyObject *other, int op)
     PyObject *result = NULL;
     Py_ssize_t i;
     for (i = 0; i < FL_SIZE(a) && i < FL_SIZE(b); i++) {
+        /* Both items are held before any code runs: freezing b's item or comparing may run
+         * code that empties either list. */
         PyObject *ai = FL_ITEM(a, i);
-        PyObject *bi = other_is_view ? theus_freeze_fast(FL_ITEM(b, i)) : (Py_INCREF(FL_ITEM(b, i)), FL_ITEM(b, i));
+        Py_INCREF(ai);
+        PyObject *bi = FL_ITEM(b, i);
+        if (other_is_view) {
+            bi = theus_freeze_item(bi);
+        }
+        else {
+            Py_INCREF(bi);
+        }
         if (bi == NULL) {
+            Py_DECREF(ai);
             goto done;
         }
-        Py_INCREF(ai);
         int eq = theus_values_equal(ai, bi);
         if (eq == 0) {
             if (op == Py_EQ || op == Py_NE) {
@@ -329,6 +350,9 @@ done:
     return result;
 }
 
+/* frozen_tuple: a tuple of the frozen items. Freezing an item may run code that resizes the
+ * list (and allocating may run a finalizer): a size change is a RuntimeError, as when a dict
+ * changes size during iteration, never a tuple with missing items. */
 static PyObject *
 frozen_tuple(PyObject *seq)
 {
@@ -337,8 +361,17 @@ frozen_tuple(PyObject *seq)
     if (t == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n && i < FL_SIZE(seq); i++) {
-        PyObject *f = theus_freeze_fast(FL_ITEM(seq, i));
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (FL_SIZE(seq) != n) {
+            Py_DECREF(t);
+            PyErr_SetString(PyExc_RuntimeError,
+                            "FrozenList: the wrapped sequence changed size while it was being hashed");
+            return NULL;
+        }
+        if (i == n) {
+            break;
+        }
+        PyObject *f = theus_freeze_item(FL_ITEM(seq, i));
         if (f == NULL) {
             Py_DECREF(t);
             return NULL;
@@ -368,12 +401,12 @@ frozenlist_hash(PyObject *self)
 static PyObject *
 frozenlist_repr(PyObject *self)
 {
-    int r = Py_ReprEnter(self);
-    if (r != 0) {
-        return r > 0 ? PyUnicode_FromString("FrozenList([...])") : NULL;
+    PyObject *body = theus_repr_plain(FL_DATA(self));
+    if (body == NULL) {
+        return NULL;
     }
-    PyObject *out = PyUnicode_FromFormat("FrozenList(%R)", FL_DATA(self));
-    Py_ReprLeave(self);
+    PyObject *out = PyUnicode_FromFormat("FrozenList(%U)", body);
+    Py_DECREF(body);
     return out;
 }
 
@@ -466,7 +499,7 @@ static PyObject *
 frozenlist_index(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *seq = FL_DATA(self);
-    Py_ssize_t n = FL_SIZE(seq), start = 0, stop = PY_SSIZE_T_MAX;
+    Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
     if (nargs < 1 || nargs > 3) {
         PyErr_Format(PyExc_TypeError, "index expected 1 to 3 arguments, got %zd", nargs);
         return NULL;
@@ -477,6 +510,7 @@ frozenlist_index(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs == 3 && !slice_index(args[2], &stop)) {
         return NULL;
     }
+    Py_ssize_t n = FL_SIZE(seq); /* read after __index__ ran */
     if (start < 0 && (start += n) < 0) {
         start = 0;
     }
@@ -574,18 +608,18 @@ THEUS_TRAP(frozenlist, "FrozenList", discard)
 
 static PyMethodDef frozenlist_methods[] = {
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
-     PyDoc_STR("Type[args] for annotations, as for dict and list.")},
+     PyDoc_STR("__class_getitem__($type, item, /)\n--\n\nType[args] for annotations, as for dict and list.")},
     {"index", (PyCFunction)(void (*)(void))frozenlist_index, METH_FASTCALL,
-     PyDoc_STR("index(value, start=0, stop=len) -> first index of value; ValueError if absent.")},
-    {"count", frozenlist_count, METH_O, PyDoc_STR("count(value) -> number of items equal to value.")},
+     PyDoc_STR("index($self, value, start=0, stop=sys.maxsize, /)\n--\n\nThe first index of value in [start, stop); ValueError if absent.")},
+    {"count", frozenlist_count, METH_O, PyDoc_STR("count($self, value, /)\n--\n\nNumber of items equal to value.")},
     {"to_list", frozenlist_to_list, METH_NOARGS,
-     PyDoc_STR("to_list() -> a deep, independent, mutable copy as a plain list.")},
-    {"copy", frozenlist_to_list, METH_NOARGS, PyDoc_STR("copy() -> the same as to_list(): a deep mutable copy.")},
-    {"__copy__", frozenlist_to_list, METH_NOARGS, PyDoc_STR("copy.copy(view) -> to_list().")},
-    {"__deepcopy__", frozenlist_deepcopy, METH_O, PyDoc_STR("copy.deepcopy(view) -> to_list().")},
-    {"__reduce__", frozenlist_reduce, METH_NOARGS, PyDoc_STR("Pickles as a plain list (a deep copy).")},
-    {"__reduce_ex__", frozenlist_reduce_ex, METH_O, PyDoc_STR("Pickles as a plain list (a deep copy).")},
-    {"__reversed__", frozenlist_reversed, METH_NOARGS, PyDoc_STR("Iterator over the frozen items, last first.")},
+     PyDoc_STR("to_list($self, /)\n--\n\nA deep, independent, mutable copy as a plain list.")},
+    {"copy", frozenlist_to_list, METH_NOARGS, PyDoc_STR("copy($self, /)\n--\n\nThe same as to_list(): a deep mutable copy.")},
+    {"__copy__", frozenlist_to_list, METH_NOARGS, PyDoc_STR("__copy__($self, /)\n--\n\ncopy.copy(view) -> to_list().")},
+    {"__deepcopy__", frozenlist_deepcopy, METH_O, PyDoc_STR("__deepcopy__($self, memo, /)\n--\n\ncopy.deepcopy(view) -> to_list().")},
+    {"__reduce__", frozenlist_reduce, METH_NOARGS, PyDoc_STR("__reduce__($self, /)\n--\n\nPickles as a plain list (a deep copy).")},
+    {"__reduce_ex__", frozenlist_reduce_ex, METH_O, PyDoc_STR("__reduce_ex__($self, protocol, /)\n--\n\nPickles as a plain list (a deep copy).")},
+    {"__reversed__", frozenlist_reversed, METH_NOARGS, PyDoc_STR("__reversed__($self, /)\n--\n\nIterator over the frozen items, last first.")},
     THEUS_TRAP_DEF(frozenlist, append),
     THEUS_TRAP_DEF(frozenlist, extend),
     THEUS_TRAP_DEF(frozenlist, insert),

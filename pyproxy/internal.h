@@ -79,6 +79,48 @@ theus_freeze_fast(PyObject *obj)
     return theus_freeze_slow(obj);
 }
 
+/* theus_freeze_item freezes a value borrowed from a container. Freezing can run user code
+ * (an ndarray subclass's attributes, numpy's asarray) that may drop the container's reference,
+ * so the value is held strongly while it is frozen. */
+PyObject *theus_freeze_item_slow(PyObject *obj);
+
+static inline PyObject *
+theus_freeze_item(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+        tp == &PyBool_Type || obj == Py_None) {
+        Py_INCREF(obj);
+        return obj;
+    }
+    return theus_freeze_item_slow(obj);
+}
+
+/* theus_untrack hides a container a view keeps privately from the cyclic GC, so that
+ * gc.get_referrers(value) and gc.get_objects() never return it. Inserting into a dict can
+ * track it again: call it after every insert. Such a container must never be part of a
+ * cycle (it holds only committed data, frozen views and strings). */
+static inline void
+theus_untrack(PyObject *container)
+{
+    PyObject_GC_UnTrack(container); /* a no-op on an untracked container */
+}
+
+/* theus_untrack_after is theus_untrack after inserting value into the dict container: only
+ * a value the GC may track makes CPython track the dict again (keys here are str). */
+static inline void
+theus_untrack_after(PyObject *container, PyObject *value)
+{
+    if (PyType_IS_GC(Py_TYPE(value))) {
+        theus_untrack(container);
+    }
+}
+
+/* theus_repr_plain is the repr of committed data as plain Python would print it ({...},
+ * [...], (...) for containers, cycles shown as {...}), every other value printed through
+ * its frozen view, so no foreign __repr__ sees a committed object. */
+PyObject *theus_repr_plain(PyObject *raw);
+
 /* theus_wrap returns a new view of `type` around obj (no type check). */
 PyObject *theus_wrap(PyTypeObject *type, PyObject *obj);
 
@@ -122,6 +164,42 @@ int theus_is_dict_name(PyObject *name);
     }
 #define THEUS_TRAP_DEF(prefix, name)                                              \
     {#name, (PyCFunction)(void (*)(void))prefix##_trap_##name, METH_VARARGS | METH_KEYWORDS, \
-     PyDoc_STR(#name "() always raises ContextError: the view is read-only; " THEUS_READONLY_FIX ".")}
+     PyDoc_STR(#name "($self, /, *args, **kwargs)\n--\n\n" #name "() always raises ContextError: the view is read-only; " THEUS_READONLY_FIX ".")}
+
+/* ---- the process context (scopedview.c, then context.c, which uses it) ---- */
+
+/* theus_Attempt is what a context and every ScopedView under it share for one process
+ * attempt: the first undeclared path read (path and message NULL until then). Not
+ * GC-tracked: it holds strings only. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *path;
+    PyObject *message;
+} theus_Attempt;
+
+extern PyTypeObject theus_Attempt_Type;
+
+/* theus_attempt_new returns a new, clean attempt. */
+theus_Attempt *theus_attempt_new(void);
+
+/* theus_scopedview_init readies the attempt type and the strings scopedview.c uses. */
+int theus_scopedview_init(void);
+
+/* theus_scoped_build places every path of the dict `present` (declared path -> committed
+ * value) in the tree rooted at attrs (the context's dict of zones), and the ancestors of every
+ * path of the tuple `declared` (or NULL) that has no value. values is the declared-paths
+ * object for messages, build the context's build number. */
+int theus_scoped_build(PyObject *attrs, PyObject *present, PyObject *declared, PyObject *values,
+                       theus_Attempt *att, unsigned long long build);
+
+/* theus_raise_undeclared raises ContractViolationError for reading prefix.name (segs[:depth]
+ * is the prefix; segs may be NULL) and records it in att, or theus.PathError when that path is
+ * declared but absent from the state; with dflt, a declared-but-absent read returns a new
+ * reference to dflt instead. */
+PyObject *theus_raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *values, theus_Attempt *att,
+                                 PyObject *name, PyObject *dflt);
+
+/* theus_scopedview_to_dict is ScopedView.to_dict(). */
+PyObject *theus_scopedview_to_dict(PyObject *self);
 
 #endif

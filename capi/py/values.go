@@ -5,7 +5,10 @@ import "C"
 
 import (
 	"fmt"
+	"math/big"
 	"unsafe"
+
+	"github.com/theus-dev/theus/flux"
 )
 
 // AddNote attaches a note to the Python exception being raised (same object, same traceback).
@@ -24,9 +27,21 @@ func Call(fn, args, kwargs *Object) (*Object, error) {
 	return obj(r), nil
 }
 
-// ToGo converts a committed Python value into a plain Go value for expression evaluation:
-// nil, bool, int64 (float64 when too large), float64, string, []any or map[string]any.
-func ToGo(o *Object) (any, error) {
+// maxConditionDepth bounds the nesting ToGo follows, so deep data is an error, not a
+// stack overflow.
+const maxConditionDepth = 1000
+
+// ToGo converts a committed Python value into a condition value: nil, bool, int (an
+// integer that fits in 64 bits), *big.Int (any larger one, exact), float64, string, []any,
+// map[string]any, flux.Set (a set or frozenset), or flux.Opaque for a value conditions
+// cannot look inside (bytes, arrays, objects, dicts with non-str keys). Every decision about a value's kind is taken
+// in the one switch of toGo, so it can follow the value classifier.
+func ToGo(o *Object) (any, error) { return toGo(o, 0) }
+
+func toGo(o *Object, depth int) (any, error) {
+	if depth > maxConditionDepth {
+		return nil, Errorf(KindFlux, "a value nested deeper than %d levels cannot be used in a condition", maxConditionDepth)
+	}
 	if inner := C.theus_unwrap(o.c()); inner != nil {
 		o = obj(inner)
 	}
@@ -37,22 +52,17 @@ func ToGo(o *Object) (any, error) {
 		return C.PyObject_IsTrue(o.c()) == 1, nil
 	case IsInt(o):
 		if v, ok := Int64(o); ok {
-			return v, nil
+			return int(v), nil
 		}
-		f := C.PyLong_AsDouble(o.c())
-		if f == -1 && C.PyErr_Occurred() != nil {
-			return nil, ErrPython
-		}
-		return float64(f), nil
+		return bigInt(o)
 	case C.theus_is_float(o.c()) != 0:
 		return float64(C.PyFloat_AsDouble(o.c())), nil
 	case IsStr(o):
-		return Str(o)
+		return strValue(o)
 	case C.theus_is_list(o.c()) != 0:
-		n := int(C.theus_list_size(o.c()))
-		out := make([]any, 0, n)
-		for i := 0; i < n && i < int(C.theus_list_size(o.c())); i++ {
-			v, err := ToGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))))
+		out := make([]any, 0, int(C.theus_list_size(o.c())))
+		for i := 0; i < int(C.theus_list_size(o.c())); i++ {
+			v, err := toGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -63,7 +73,7 @@ func ToGo(o *Object) (any, error) {
 		items := TupleItems(o)
 		out := make([]any, len(items))
 		for i, it := range items {
-			v, err := ToGo(it)
+			v, err := toGo(it, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -74,36 +84,139 @@ func ToGo(o *Object) (any, error) {
 		keys, vals := DictItems(o)
 		out := make(map[string]any, len(keys))
 		for i, k := range keys {
-			ks, err := Str(k)
-			if err != nil {
-				return nil, fmt.Errorf("a dict with a %s key cannot be used in a condition", TypeName(k))
+			if !IsStr(k) {
+				return flux.NewOpaque(TypeName(o) + " with " + TypeName(k) + " keys"), nil
 			}
-			v, err := ToGo(vals[i])
+			ks, err := strValue(k)
+			if err != nil {
+				return nil, err
+			}
+			v, err := toGo(vals[i], depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out[ks] = v
 		}
 		return out, nil
-	}
-	// numbers of other types (numpy scalars, Decimal): through __index__ or __float__
-	if C.PyIndex_Check(o.c()) != 0 {
+	case C.PyType_IsSubtype(o.c().ob_type, &C.PySet_Type) != 0 || C.PyType_IsSubtype(o.c().ob_type, &C.PyFrozenSet_Type) != 0:
+		items := C.PySequence_List(o.c())
+		if items == nil {
+			return nil, ErrPython
+		}
+		defer C.theus_decref(items)
+		l, err := toGo(obj(items), depth)
+		if err != nil {
+			return nil, err
+		}
+		return flux.Set(l.([]any)), nil
+	case C.PyIndex_Check(o.c()) != 0: // integer types of other libraries (numpy.int64)
 		idx := C.PyNumber_Index(o.c())
-		if idx != nil {
-			defer C.theus_decref(idx)
-			return ToGo(obj(idx))
+		if idx == nil {
+			C.PyErr_Clear()
+			return flux.NewOpaque(TypeName(o)), nil
+		}
+		defer C.theus_decref(idx)
+		return toGo(obj(idx), depth+1)
+	case C.PyNumber_Check(o.c()) != 0: // float types of other libraries (numpy.float32)
+		if C.PyObject_Size(o.c()) >= 0 { // sized, such as an array: not one number
+			break
+		}
+		C.PyErr_Clear()
+		if f := C.PyFloat_AsDouble(o.c()); !(f == -1 && C.PyErr_Occurred() != nil) {
+			return float64(f), nil
 		}
 		C.PyErr_Clear()
 	}
-	if f := C.PyFloat_AsDouble(o.c()); !(f == -1 && C.PyErr_Occurred() != nil) {
-		return float64(f), nil
-	}
-	C.PyErr_Clear()
-	return nil, fmt.Errorf("a %s value cannot be used in a condition (use numbers, str, bool, None, lists or dicts)", TypeName(o))
+	return flux.NewOpaque(TypeName(o)), nil
 }
 
-// FromGo converts a plain Go value (nil, bool, ints, float64, string, []any, map[string]any)
-// into a new Python reference.
+// IsCallable reports whether o can be called.
+func IsCallable(o *Object) bool { return C.PyCallable_Check(o.c()) != 0 }
+
+// IsList reports whether o is a list (or a subclass).
+func IsList(o *Object) bool { return C.theus_is_list(o.c()) != 0 }
+
+// Below reads the condition value at keys below a committed leaf value o: a dict is
+// entered by str key (flux.Missing when the key is absent); any other value yields
+// flux.NotAMapping. depth is the number of path segments that lead to o.
+func Below(o *Object, depth int, keys []string) (any, error) {
+	for i, k := range keys {
+		if inner := C.theus_unwrap(o.c()); inner != nil {
+			o = obj(inner)
+		}
+		if !IsDict(o) {
+			return flux.NotAMapping{Depth: depth + i, Type: TypeName(o)}, nil
+		}
+		key := NewStr(k)
+		if key == nil {
+			return nil, ErrPython
+		}
+		item := C.PyDict_GetItemWithError(o.c(), key.c()) // borrowed
+		key.DecRef()
+		if item == nil {
+			if C.PyErr_Occurred() != nil {
+				return nil, ErrPython
+			}
+			return flux.Missing{}, nil
+		}
+		o = obj(item)
+	}
+	return ToGo(o)
+}
+
+// strValue is a str as a condition sees it. A str holding lone surrogates (which UTF-8
+// cannot encode) keeps them as their 3-byte sequences, so it still compares exactly: it
+// equals no other text and sorts by code point.
+func strValue(o *Object) (string, error) {
+	if s, err := Str(o); err == nil {
+		return s, nil
+	}
+	C.PyErr_Clear()
+	enc, errs := C.CString("utf-8"), C.CString("surrogatepass")
+	defer C.free(unsafe.Pointer(enc))
+	defer C.free(unsafe.Pointer(errs))
+	b := C.PyUnicode_AsEncodedString(o.c(), enc, errs)
+	if b == nil {
+		return "", ErrPython
+	}
+	defer C.theus_decref(b)
+	var p *C.char
+	var n C.Py_ssize_t
+	if C.PyBytes_AsStringAndSize(b, &p, &n) != 0 {
+		return "", ErrPython
+	}
+	return C.GoStringN(p, C.int(n)), nil
+}
+
+// bigInt converts a Python int beyond 64 bits exactly. Hexadecimal text is not subject to
+// Python's limit on decimal digits.
+func bigInt(o *Object) (any, error) {
+	hex := C.PyNumber_ToBase(o.c(), 16)
+	if hex == nil {
+		return nil, ErrPython
+	}
+	defer C.theus_decref(hex)
+	s, err := Str(obj(hex))
+	if err != nil {
+		return nil, err
+	}
+	b, ok := new(big.Int).SetString(s, 0)
+	if !ok {
+		return nil, Errorf(KindInternal, "cannot read the integer %s", s)
+	}
+	return flux.NormInt(b), nil
+}
+
+// newBigInt converts an exact integer to a new Python int.
+func newBigInt(b *big.Int) *Object {
+	text := b.Text(16)
+	cs := C.CString(text)
+	defer C.free(unsafe.Pointer(cs))
+	return obj(C.PyLong_FromString(cs, nil, 16))
+}
+
+// FromGo converts a plain Go value (nil, bool, ints, *big.Int, float64, string, []any,
+// flux.Map in its order, map[string]any) into a new Python reference.
 func FromGo(v any) (*Object, error) {
 	switch x := v.(type) {
 	case nil:
@@ -116,6 +229,11 @@ func FromGo(v any) (*Object, error) {
 		return NewInt(x), nil
 	case uint64:
 		return NewUint(x), nil
+	case *big.Int:
+		if o := newBigInt(x); o != nil {
+			return o, nil
+		}
+		return nil, ErrPython
 	case float64:
 		return NewFloat(x), nil
 	case string:
@@ -133,24 +251,36 @@ func FromGo(v any) (*Object, error) {
 			items = append(items, o)
 		}
 		return NewList(items), nil
-	case map[string]any:
+	case flux.Map:
 		d := NewDict()
-		for k, it := range x {
-			o, err := FromGo(it)
-			if err != nil {
+		for _, kv := range x {
+			if err := setFromGo(d, kv.Key, kv.Value); err != nil {
 				d.DecRef()
 				return nil, err
 			}
-			err = SetItemStr(d, k, o)
-			o.DecRef()
-			if err != nil {
+		}
+		return d, nil
+	case map[string]any:
+		d := NewDict()
+		for k, it := range x {
+			if err := setFromGo(d, k, it); err != nil {
 				d.DecRef()
 				return nil, err
 			}
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("py: cannot convert %T to Python", v)
+	return nil, Errorf(KindInternal, "a %s value cannot be passed to Python", fmt.Sprintf("%T", v))
+}
+
+func setFromGo(d *Object, k string, v any) error {
+	o, err := FromGo(v)
+	if err != nil {
+		return err
+	}
+	err = SetItemStr(d, k, o)
+	o.DecRef()
+	return err
 }
 
 // SavedError holds a Python exception taken out of the way while other Python calls run.

@@ -26,7 +26,7 @@ from .engine import TheusEngine
 from .outbox import OutboxMsg
 from .workflow import RunResult, TraceEntry, Workflow
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "DELETE",

@@ -196,6 +196,7 @@ class TheusEngine:
             box = Outbox() if effect else None
             version, ctx = state_begin(h, plan, {"outbox": box} if effect else None)
             result = spec.fn(ctx, **kwargs)
+            ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
             try:
                 self._commit(h, spec, version, result, box)
                 return result
@@ -218,6 +219,7 @@ class TheusEngine:
             result = spec.fn(ctx, **kwargs)
             if spec.is_async:
                 result = await result
+            ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
             try:
                 self._commit(h, spec, version, result, box)
                 return result

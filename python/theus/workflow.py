@@ -105,21 +105,30 @@ class Workflow:
     """A parsed Flux workflow. Parsing checks its structure and compiles its conditions; it can
     be validated against an engine and run any number of times."""
 
-    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run")
+    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run", "_zones")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         self._h = None
         self.name = self.file = ""
         self.process_names: tuple[str, ...] = ()
         text, file = _source(path_or_yaml)
-        self._h, self.name, self.description, self.process_names = _core.flux_parse(text, file)
+        self._h, self.name, self.description, self.process_names, zones = _core.flux_parse(text, file)
+        self._zones = frozenset(zones)  # the zones its conditions read
         self.file = file
         self.last_run: RunResult | None = None
 
     def validate(self, engine: "TheusEngine") -> None:
         """Raise :class:`FluxError` (with line, column and "did you mean") unless every process
-        the workflow names is registered on ``engine``."""
-        _core.flux_check(self._h, tuple(engine._processes))
+        the workflow names is registered on ``engine`` and every condition reads a zone the
+        engine has."""
+        if not hasattr(engine, "_processes"):
+            raise ArgumentError(f"engine: expected a TheusEngine, got {type(engine).__name__}")
+        zones = None  # checked in the core only when a zone is not known here
+        if not self._zones <= engine._zones:
+            with engine._state.snapshot() as snap:  # a zone added since by update()
+                engine._zones.update(snap.get(None).keys())
+            zones = tuple(engine._zones)
+        _core.flux_check(self._h, tuple(engine._processes), zones)
 
     def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
         """Run on ``engine``; returns the executed process names in order. The trace is kept

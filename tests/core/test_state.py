@@ -287,10 +287,10 @@ def test_committed_arrays_and_buffers_are_copies():
     assert s.get("domain.mv") == b"xy"
 
 
-def test_a_go_panic_becomes_internal_error_and_the_interpreter_survives():
+def test_a_handle_that_was_never_issued_is_an_argument_error_and_the_interpreter_survives():
     from theus import _core
 
-    with pytest.raises(theus.InternalError, match="internal error"):
+    with pytest.raises(theus.ArgumentError, match="not a live theus handle"):
         _core.state_get(987_654_321, "domain.x")  # a handle that was never issued
     s = State({"domain": {"x": 1}})
     assert s.get("domain.x") == 1  # still fully usable
