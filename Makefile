@@ -16,7 +16,7 @@ PURE := ./kernel/... ./flux/...
 # System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
 DEB := gcc python3-dev python3-venv graphviz
 
-.PHONY: help deps venv build test test-go test-py bench demo check-boundary fmt clean wheel-check
+.PHONY: help deps venv build test test-go test-py bench demo check-boundary fmt clean wheel-check fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -61,6 +61,15 @@ check-boundary: ## kernel/ and flux/ build without cgo; import "C" only where al
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@bad=$$(grep -rl 'import "C"' --include='*.go' . | grep -v -E '^\./(capi|pyproxy|heavy)/' || true); \
 	if [ -n "$$bad" ]; then echo "import \"C\" outside capi/, pyproxy/, heavy/: $$bad"; exit 1; fi
+
+FUZZTIME ?= 10s
+fuzz: ## run every Go fuzz target in flux/ and kernel/ for FUZZTIME each (crashers land in testdata/fuzz/)
+	@for pkg in ./flux ./kernel; do \
+	  for f in $$(CGO_ENABLED=0 go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    CGO_ENABLED=0 go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 bench: build ## benchmarks, each beside its baseline
 	go test -run '^$$' -bench . -benchmem $(PURE)

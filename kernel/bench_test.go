@@ -83,3 +83,48 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeep commits a path of n segments and a tree nested n deep, then
+// diffs and closes: the time per op must grow linearly with n.
+func BenchmarkDeep(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			p := make(Path, n)
+			p[0] = "domain"
+			for i := 1; i < n; i++ {
+				p[i] = "a"
+			}
+			text := p.String()
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				s, _ := New[int](nil, Options[int]{KeepVersions: 2})
+				q, err := ParsePath(text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Commit(Commit[int]{Writes: []Write[int]{{Path: q, Node: Leaf(1)}}}); err != nil {
+					b.Fatal(err)
+				}
+				t := Leaf(2)
+				for j := 0; j < n; j++ {
+					t = Branch(map[string]*Node[int]{"b": t}, nil)
+				}
+				if _, err := s.Commit(Commit[int]{Start: 1, Writes: []Write[int]{{Path: Path{"deep"}, Node: t}}}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Commit(Commit[int]{Start: 0, Writes: []Write[int]{{Path: q, Node: Leaf(3)}}}); err == nil {
+					b.Fatal("stale write accepted")
+				}
+				a, _ := s.At(0)
+				c, _ := s.At(2)
+				if len(Diff(a.Root(), c.Root())) != 2 {
+					b.Fatal("diff")
+				}
+				a.Release()
+				c.Release()
+				_ = s.History()
+				s.Close()
+			}
+		})
+	}
+}

@@ -2,7 +2,10 @@ package kernel
 
 import (
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/benbjohnson/immutable"
 )
 
 // Write sets the subtree at Path to Node, or deletes Path when Node is nil.
@@ -44,7 +47,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 	var adopted []*Node[V]
 	for _, w := range writes {
 		if w.Node != nil {
-			if err := adopt(w.Node, w.Path.String(), &adopted); err != nil {
+			if err := adopt(w.Node, w.Path, &adopted); err != nil {
 				disown(adopted)
 				return 0, err
 			}
@@ -55,7 +58,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		base := s.head.Load()
 		if req.Start > base.version {
 			disown(adopted)
-			return 0, &VersionError{Requested: req.Start, Current: base.version, Msg: "is in the future (a writer cannot have read it)"}
+			return 0, &VersionError{Requested: req.Start, Current: base.version, Code: CodeFuture, Msg: "is in the future (a writer cannot have read it)"}
 		}
 		if err := conflicts(base, req, strict); err != nil {
 			disown(adopted)
@@ -63,7 +66,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		}
 		v := base.version + 1
 		for _, n := range adopted {
-			n.version = v
+			n.version, n.born = v, v
 		}
 		root, items, err := build(base.root, writes, v)
 		if err != nil {
@@ -120,28 +123,67 @@ func writePaths[V any](ws []Write[V]) []Path {
 	return out
 }
 
-// adopt marks the new subtree at n as owned by a State and records the nodes
-// it marked. It fails when a node already belongs to a State or occurs twice.
-func adopt[V any](n *Node[V], path string, adopted *[]*Node[V]) error {
+// adopt marks the new subtree at n, to be placed at path at, as owned by a
+// State and records the nodes it marked. It fails with a *PathError when a
+// node already belongs to a State or occurs twice, and with a *KeyError when
+// a child name could not be addressed by a path. It walks the tree with an
+// explicit stack and builds a path string only for an error, so deep trees
+// cost time linear in their size and no Go stack.
+func adopt[V any](n *Node[V], at Path, adopted *[]*Node[V]) error {
 	if n.owned {
-		return &PathError{Path: path, Code: CodeReused, Msg: "node already belongs to a state (build a new node with Leaf or Branch)"}
+		return reused(at)
 	}
 	n.owned = true
 	*adopted = append(*adopted, n)
 	if n.kids == nil {
 		return nil
 	}
-	it := n.order.Iterator()
-	for !it.Done() {
-		_, name, _ := it.Next()
-		c, _ := n.kids.Get(name)
-		p := name
-		if path != "" {
-			p = path + "." + name
+	type frame struct {
+		n  *Node[V]
+		it *immutable.SortedMapIterator[uint64, string]
+	}
+	segs := slices.Clone(at) // the path of the branch on top of the stack
+	stack := []frame{{n, n.order.Iterator()}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.it.Done() {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+			continue
 		}
-		if err := adopt(c.node, p, adopted); err != nil {
+		_, name, _ := top.it.Next()
+		if err := checkKey(segs, name); err != nil {
 			return err
 		}
+		c, _ := top.n.kids.Get(name)
+		if c.node.owned {
+			return reused(append(segs, name))
+		}
+		c.node.owned = true
+		*adopted = append(*adopted, c.node)
+		if c.node.kids != nil {
+			segs = append(segs, name)
+			stack = append(stack, frame{c.node, c.node.order.Iterator()})
+		}
+	}
+	return nil
+}
+
+func reused(at Path) error {
+	return &PathError{Path: at.String(), Code: CodeReused, Msg: "node already belongs to a state (build a new node with Leaf or Branch)"}
+}
+
+// checkKey reports a *KeyError when name, a child of the branch at path in,
+// cannot be a path segment: paths are dotted, so "" and names containing
+// "." could never be addressed.
+func checkKey(in Path, name string) error {
+	switch {
+	case name == "":
+		return &KeyError{Path: in.String(), Key: name, Msg: "is empty"}
+	case strings.IndexByte(name, '.') >= 0:
+		return &KeyError{Path: in.String(), Key: name, Msg: "contains \".\""}
 	}
 	return nil
 }
@@ -150,7 +192,7 @@ func adopt[V any](n *Node[V], path string, adopted *[]*Node[V]) error {
 func disown[V any](adopted []*Node[V]) {
 	for _, n := range adopted {
 		n.owned = false
-		n.version = 0
+		n.version, n.born = 0, 0
 	}
 }
 
@@ -161,7 +203,7 @@ func conflicts[V any](base *record[V], req Commit[V], strict bool) error {
 	}
 	var changed []string
 	check := func(p Path) {
-		if lastChange(base.root, p) > req.Start {
+		if changedSince(base.root, p, req.Start) {
 			changed = append(changed, p.String())
 		}
 	}
@@ -178,22 +220,26 @@ func conflicts[V any](base *record[V], req Commit[V], strict bool) error {
 	return &ConflictError{Expected: req.Start, Actual: base.version, Paths: slices.Compact(changed)}
 }
 
-// lastChange returns the version of the node at p, or of its deepest
-// existing ancestor when p does not exist: a deleted or replaced path shows
-// up as a change of the ancestor that lost it.
-func lastChange[V any](root *Node[V], p Path) Version {
+// changedSince reports whether the path p may have changed in root after
+// version start. An existing path changed when its node is newer than start
+// (something at or below it was written). A missing path changed when it
+// might have existed at some version after start: its deepest existing
+// ancestor was created or replaced after start (born), is a leaf newer than
+// start, or is a branch whose child on p was removed after start. So a new
+// key never conflicts with the insertion or removal of its siblings.
+func changedSince[V any](root *Node[V], p Path, start Version) bool {
 	cur := root
 	for _, seg := range p {
-		if cur.kids == nil {
-			break
+		if cur.kids == nil { // p runs through a leaf
+			return cur.version > start
 		}
 		c, ok := cur.kids.Get(seg)
 		if !ok {
-			break
+			return cur.born > start || cur.gone.removedAfter(seg, start)
 		}
 		cur = c.node
 	}
-	return cur.version
+	return cur.version > start
 }
 
 // build applies the sorted writes to a path copy of root, stamping every

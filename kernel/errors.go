@@ -38,6 +38,23 @@ func (e *PathError) Error() string {
 	return "kernel: " + e.Path + ": " + e.Msg
 }
 
+// KeyError reports a branch child whose name no dotted path could address:
+// an empty name or one containing ".". Path is the dotted path of the branch
+// holding it ("" for a top-level name). Commit and New refuse such trees.
+type KeyError struct {
+	Path string
+	Key  string
+	Msg  string
+}
+
+// Error implements error.
+func (e *KeyError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("kernel: top-level key %q %s (a key must be a non-empty name without \".\")", e.Key, e.Msg)
+	}
+	return fmt.Sprintf("kernel: %s: key %q %s (a key must be a non-empty name without \".\")", e.Path, e.Key, e.Msg)
+}
+
 // ConflictError reports a commit rejected because the state changed after
 // the version the writer read. Paths lists the declared paths that changed,
 // sorted; it is empty when a strict commit was rejected only because some
@@ -55,9 +72,20 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("kernel: conflict: expected version %d, actual %d (changed: %s)", e.Expected, e.Actual, strings.Join(e.Paths, ", "))
 }
 
-// VersionError reports a version that is in the future or no longer retained.
+// Stable VersionError codes.
+const (
+	// CodeFuture marks a version newer than the head.
+	CodeFuture = "future"
+	// CodeNotRetained marks an old version that no Snapshot and no
+	// KeepVersions window holds any more.
+	CodeNotRetained = "not_retained"
+)
+
+// VersionError reports a version that is in the future or no longer
+// retained. Code is CodeFuture or CodeNotRetained.
 type VersionError struct {
 	Requested, Current Version
+	Code               string
 	Msg                string
 }
 

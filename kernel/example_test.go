@@ -92,3 +92,37 @@ func ExampleDiff() {
 	// changed domain.x
 	// removed domain.y
 }
+
+// A writer that read an old version may still insert a new key beside keys
+// inserted or removed since: only a change of that very path (or of a branch
+// on its way) conflicts.
+func ExampleState_Commit_newKeys() {
+	users := kernel.Branch(map[string]*kernel.Node[int]{"old": kernel.Leaf(0)}, nil)
+	s, _ := kernel.New(kernel.Branch(map[string]*kernel.Node[int]{"users": users}, nil), kernel.Options[int]{})
+	insert := func(start kernel.Version, key string, v int) error {
+		_, err := s.Commit(kernel.Commit[int]{Start: start, Writes: []kernel.Write[int]{
+			{Path: kernel.Path{"users", key}, Node: kernel.Leaf(v)},
+		}})
+		return err
+	}
+	start := s.Version()
+	fmt.Println(insert(start, "a", 1)) // version 1
+	s.Commit(kernel.Commit[int]{Start: 1, Writes: []kernel.Write[int]{{Path: kernel.Path{"users", "old"}}}})
+	fmt.Println(insert(start, "b", 2)) // started at 0: a and old changed, b did not
+	fmt.Println(insert(start, "old", 3))
+	// Output:
+	// <nil>
+	// <nil>
+	// kernel: conflict: expected version 0, actual 3 (changed: users.old)
+}
+
+// Keys that no dotted path could address are refused.
+func ExampleKeyError() {
+	_, err := kernel.New(kernel.Branch(map[string]*kernel.Node[int]{
+		"domain": kernel.Branch(map[string]*kernel.Node[int]{"a.b": kernel.Leaf(1)}, nil),
+	}, nil), kernel.Options[int]{})
+	var ke *kernel.KeyError
+	fmt.Println(errors.As(err, &ke), ke.Path, ke.Key)
+	// Output:
+	// true domain a.b
+}

@@ -20,7 +20,19 @@ type harness struct {
 	snaps   []snapModel
 	adopted map[int]bool // values (and memos) the State took ownership of
 	ops     []byte
+	past    []pastVersion                           // the newest versions, oldest first; the last is the head
+	stats   struct{ conflicts, commits, stale int } // stale: accepted commits that started before the head
 }
+
+// pastVersion is a version of the model and the paths its commit wrote.
+type pastVersion struct {
+	version Version
+	model   map[string]int
+	writes  []Path
+}
+
+// pastWindow is how many versions back a commit of the harness may start.
+const pastWindow = 6
 
 type snapModel struct {
 	sn    *Snapshot[int]
@@ -38,6 +50,7 @@ func newHarness(t testing.TB, ops []byte, keep int) *harness {
 	}
 	h.s = s
 	h.model = flatten(s.head.Load().root)
+	h.past = []pastVersion{{version: 0, model: h.model}}
 	s.Snapshot() // a pin that is never released: Close must still release everything
 	for _, v := range h.model {
 		if v != branchMark {
@@ -164,6 +177,44 @@ func expect(model map[string]int, ws []modelWrite) (map[string]int, string) {
 	return m, ""
 }
 
+// conflictsSince is the conflict rule stated on plain maps and the write
+// log: a declared path p changed after start when a later commit wrote a
+// path at, above or below p, or created a branch on p's way down (a prefix
+// of p that was missing before that commit).
+func (h *harness) conflictsSince(start Version, declared []Path) []string {
+	var out []string
+	for _, p := range declared {
+		if h.changedSince(start, p) {
+			out = append(out, p.String())
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (h *harness) changedSince(start Version, p Path) bool {
+	for i := 1; i < len(h.past); i++ {
+		prev, cur := h.past[i-1], h.past[i]
+		if cur.version <= start {
+			continue
+		}
+		for _, q := range cur.writes {
+			if q.hasPrefix(p) || p.hasPrefix(q) {
+				return true
+			}
+		}
+		for k := 1; k <= len(p); k++ {
+			pre := p[:k].String()
+			_, before := prev.model[pre]
+			_, after := cur.model[pre]
+			if !before && after {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (h *harness) step() {
 	op := h.byte()
 	switch op % 9 {
@@ -181,12 +232,44 @@ func (h *harness) step() {
 			ws = append(ws, modelWrite{w: Write[int]{Path: p, Node: node}, sub: sub})
 		}
 		want, code := expect(h.model, ws)
-		req := Commit[int]{Start: h.s.Version()}
+		back := 0
+		if h.byte()%2 == 1 {
+			back = 1 + int(op/27)%pastWindow
+		}
+		if back >= len(h.past) {
+			back = len(h.past) - 1
+		}
+		req := Commit[int]{Start: h.past[len(h.past)-1-back].version}
 		for _, mw := range ws {
 			req.Writes = append(req.Writes, mw.w)
 		}
+		if op&0x80 != 0 {
+			req.Reads = append(req.Reads, h.path())
+		}
+		declared := writePaths(req.Writes)
+		declared = append(declared, req.Reads...)
 		before := h.s.Version()
+		prev := h.s.Snapshot()
+		defer prev.Release()
 		v, err := h.s.Commit(req)
+		if code == CodeOverlap {
+			var pe *PathError
+			if !errors.As(err, &pe) || pe.Code != code {
+				h.t.Fatalf("commit %v: error %v, want code %s", req.Writes, err, code)
+			}
+			return
+		}
+		if paths := h.conflictsSince(req.Start, declared); len(paths) > 0 {
+			var ce *ConflictError
+			if !errors.As(err, &ce) || !slices.Equal(ce.Paths, paths) || ce.Expected != req.Start || ce.Actual != before {
+				h.t.Fatalf("commit from %d at %d of %v (reads %v): error %v, want a conflict on %v", req.Start, before, req.Writes, req.Reads, err, paths)
+			}
+			if h.s.Version() != before {
+				h.t.Fatal("rejected commit changed the version")
+			}
+			h.stats.conflicts++
+			return
+		}
 		if code != "" {
 			var pe *PathError
 			if !errors.As(err, &pe) || pe.Code != code {
@@ -201,6 +284,23 @@ func (h *harness) step() {
 			h.t.Fatalf("commit %v = %d, %v", req.Writes, v, err)
 		}
 		h.model = want
+		h.stats.commits++
+		head := h.s.Snapshot()
+		got := map[string]string{}
+		for _, c := range Diff(prev.Root(), head.Root()) {
+			got[c.Path] = c.Kind.String()
+		}
+		if exp := flatDiff(prev.Root(), head.Root()); !mapsEqualS(got, exp) {
+			h.t.Fatalf("Diff after %v = %v, want %v", req.Writes, got, exp)
+		}
+		head.Release()
+		if req.Start < before {
+			h.stats.stale++
+		}
+		h.past = append(h.past, pastVersion{version: v, model: want, writes: writePaths(req.Writes)})
+		if len(h.past) > pastWindow+1 {
+			h.past = h.past[1:]
+		}
 		for _, mw := range ws {
 			for _, val := range mw.sub {
 				if val != branchMark {
@@ -326,7 +426,7 @@ func TestModelRandom(t *testing.T) {
 	for _, keep := range []int{0, 1, 3} {
 		for seed := uint64(1); seed <= 20; seed++ {
 			r := rand.New(rand.NewPCG(seed, uint64(keep)))
-			ops := make([]byte, 4000)
+			ops := make([]byte, 6000)
 			for i := range ops {
 				ops[i] = byte(r.Uint32())
 			}
@@ -334,6 +434,10 @@ func TestModelRandom(t *testing.T) {
 			// The run must have exercised commits, releases and memos.
 			if h.s.Version() < 100 || len(h.adopted) < 150 || h.tr.total() != len(h.adopted) {
 				t.Fatalf("seed %d: version %d, %d values adopted: the run did too little", seed, h.s.Version(), len(h.adopted))
+			}
+			t.Logf("seed %d keep %d: %+v", seed, keep, h.stats)
+			if h.stats.conflicts < 10 || h.stats.commits < 100 || h.stats.stale < 10 {
+				t.Fatalf("seed %d: %+v: the run did too little", seed, h.stats)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"hash/maphash"
+	"slices"
 	"sort"
 	"sync/atomic"
 
@@ -17,12 +18,95 @@ type Version = uint64
 // shared by many versions.
 type Node[V any] struct {
 	version Version
+	born    Version // the version that put this node at its place; path copies keep it
 	value   V
 	kids    *immutable.Map[string, child[V]] // nil for a leaf
 	order   *immutable.SortedMap[uint64, string]
-	next    uint64 // sequence number the next new key gets
+	next    uint64  // sequence number the next new key gets
+	gone    *graves // when children of this branch were removed; nil if never
 	memo    atomic.Pointer[memoBox[V]]
 	owned   bool // adopted by a State; never reset once committed
+}
+
+// graves records, for a branch, the version at which each missing child was
+// last removed, so that a commit declaring a missing path can tell whether
+// that very child disappeared after the commit's start version. Only the
+// newest maxGraves removals are remembered; floor is the newest version that
+// was forgotten, and a start version before it cannot be told apart, so it
+// counts as a change. A graves value is immutable once a node is published.
+type graves struct {
+	names *immutable.Map[string, Version]
+	floor Version
+}
+
+// maxGraves bounds the removals remembered per branch. When a branch passes
+// it, the older half is forgotten in one pass, so the cost stays O(1)
+// amortized per removal and a zone with endless churn (an outbox) keeps a
+// bounded record.
+const maxGraves = 256
+
+// removedAfter reports whether child name was removed after version start,
+// or might have been (start is older than what is remembered).
+func (g *graves) removedAfter(name string, start Version) bool {
+	if g == nil {
+		return false
+	}
+	if start < g.floor {
+		return true
+	}
+	v, ok := g.names.Get(name)
+	return ok && v > start
+}
+
+// bury returns g with name removed at version v.
+func (g *graves) bury(name string, v Version) *graves {
+	var next graves
+	if g == nil {
+		next.names = immutable.NewMap[string, Version](keyHasher{})
+	} else {
+		next = *g
+	}
+	next.names = next.names.Set(name, v)
+	if next.names.Len() > maxGraves {
+		next.forget()
+	}
+	return &next
+}
+
+// forget drops the older half of the remembered removals and raises floor.
+func (g *graves) forget() {
+	versions := make([]Version, 0, g.names.Len())
+	for it := g.names.Iterator(); !it.Done(); {
+		_, v, _ := it.Next()
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	cut := versions[len(versions)/2]
+	b := immutable.NewMapBuilder[string, Version](keyHasher{})
+	for it := g.names.Iterator(); !it.Done(); {
+		name, v, _ := it.Next()
+		if v > cut {
+			b.Set(name, v)
+		}
+	}
+	g.names, g.floor = b.Map(), max(g.floor, cut)
+}
+
+// revive returns g without name, which exists again; nil when nothing and
+// no floor is left to remember.
+func (g *graves) revive(name string) *graves {
+	if g == nil {
+		return nil
+	}
+	if _, ok := g.names.Get(name); !ok {
+		return g
+	}
+	next := *g
+	next.names = next.names.Delete(name)
+	if next.names.Len() == 0 && next.floor == 0 {
+		return nil
+	}
+	return &next
 }
 
 // child is a branch entry: the child node and the key's insertion sequence
@@ -111,6 +195,7 @@ func Branch[V any](children map[string]*Node[V], order []string) *Node[V] {
 func emptyBranch[V any](version Version) *Node[V] {
 	return &Node[V]{
 		version: version,
+		born:    version,
 		kids:    immutable.NewMap[string, child[V]](keyHasher{}),
 		order:   immutable.NewSortedMap[uint64, string](seqComparer{}),
 		owned:   true,
@@ -221,7 +306,7 @@ func (n *Node[V]) Lookup(p Path) (*Node[V], error) {
 
 // copyBranch returns an unpublished copy of branch n stamped with version v.
 func (n *Node[V]) copyBranch(v Version) *Node[V] {
-	return &Node[V]{version: v, kids: n.kids, order: n.order, next: n.next, owned: true}
+	return &Node[V]{version: v, born: n.born, kids: n.kids, order: n.order, next: n.next, gone: n.gone, owned: true}
 }
 
 // put sets child name on an unpublished branch. A replaced key (exists)
@@ -234,12 +319,15 @@ func (n *Node[V]) put(name string, c *Node[V], old child[V], exists bool) {
 	n.kids = n.kids.Set(name, child[V]{node: c, seq: n.next})
 	n.order = n.order.Set(n.next, name)
 	n.next++
+	n.gone = n.gone.revive(name)
 }
 
-// remove deletes child name from an unpublished branch.
+// remove deletes child name from an unpublished branch stamped with version
+// v and remembers when it went.
 func (n *Node[V]) remove(name string) {
 	if old, ok := n.kids.Get(name); ok {
 		n.kids = n.kids.Delete(name)
 		n.order = n.order.Delete(old.seq)
+		n.gone = n.gone.bury(name, n.version)
 	}
 }

@@ -1,6 +1,9 @@
 package kernel
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Path addresses a node in the state tree, one segment per level:
 // Path{"domain", "user", "name"} is written "domain.user.name".
@@ -39,6 +42,9 @@ func (p Path) check() error {
 	for _, seg := range p {
 		if seg == "" {
 			return &PathError{Path: p.String(), Code: CodeMalformed, Msg: "empty path segment"}
+		}
+		if strings.IndexByte(seg, '.') >= 0 {
+			return &PathError{Path: p.String(), Code: CodeMalformed, Msg: fmt.Sprintf("path segment %q contains \".\"", seg)}
 		}
 	}
 	return nil

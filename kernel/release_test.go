@@ -135,10 +135,10 @@ func TestKeepVersions(t *testing.T) {
 		sn.Release()
 	}
 	var ve *VersionError
-	if _, err := s.At(6); !errors.As(err, &ve) || ve.Requested != 6 || ve.Current != 10 {
+	if _, err := s.At(6); !errors.As(err, &ve) || ve.Requested != 6 || ve.Current != 10 || ve.Code != CodeNotRetained {
 		t.Fatalf("At(6) = %v, want *VersionError", err)
 	}
-	if _, err := s.At(11); !errors.As(err, &ve) {
+	if _, err := s.At(11); !errors.As(err, &ve) || ve.Code != CodeFuture {
 		t.Fatalf("At(11) = %v, want *VersionError", err)
 	}
 	// A snapshot taken through At keeps its version beyond the window.

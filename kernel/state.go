@@ -112,7 +112,7 @@ func New[V any](root *Node[V], opts Options[V]) (*State[V], error) {
 			return nil, &PathError{Code: CodeNotABranch, Msg: "root must be a branch"}
 		}
 		var adopted []*Node[V]
-		if err := adopt(root, "", &adopted); err != nil {
+		if err := adopt(root, nil, &adopted); err != nil {
 			disown(adopted)
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 	var r *record[V]
 	switch {
 	case v > h.version:
-		return nil, &VersionError{Requested: v, Current: h.version, Msg: "is in the future"}
+		return nil, &VersionError{Requested: v, Current: h.version, Code: CodeFuture, Msg: "is in the future"}
 	case v == h.version:
 		r = h
 	case h.version-v <= uint64(len(s.kept)):
@@ -165,7 +165,7 @@ func (s *State[V]) At(v Version) (*Snapshot[V], error) {
 	default:
 		i := sort.Search(len(s.pinned), func(i int) bool { return s.pinned[i].version >= v })
 		if i == len(s.pinned) || s.pinned[i].version != v {
-			return nil, &VersionError{Requested: v, Current: h.version, Msg: "is not retained (keep more versions, or hold a snapshot of it)"}
+			return nil, &VersionError{Requested: v, Current: h.version, Code: CodeNotRetained, Msg: "is not retained (raise Options.KeepVersions, or hold a Snapshot of it)"}
 		}
 		r = s.pinned[i]
 	}
@@ -361,16 +361,20 @@ func appendRing(ring []entry, next *int, size int, r entry) []entry {
 }
 
 // collectTree appends every leaf and branch of the tree at n, as retired at
-// version died, to out.
+// version died, to out. It uses out itself as its work list, so a deep tree
+// costs no Go stack.
 func collectTree[V any](n *Node[V], died Version, out []retired[V]) []retired[V] {
+	i := len(out)
 	out = append(out, retired[V]{born: n.version, died: died, node: n})
-	if n.kids == nil {
-		return out
-	}
-	it := n.kids.Iterator()
-	for !it.Done() {
-		_, c, _ := it.Next()
-		out = collectTree(c.node, died, out)
+	for ; i < len(out); i++ {
+		n := out[i].node
+		if n.kids == nil {
+			continue
+		}
+		for it := n.kids.Iterator(); !it.Done(); {
+			_, c, _ := it.Next()
+			out = append(out, retired[V]{born: c.node.version, died: died, node: c.node})
+		}
 	}
 	return out
 }

@@ -34,7 +34,8 @@
 /* How deep the SCALAR check of tuples, frozensets and value objects looks. */
 #define SCALAR_DEPTH 16
 
-static PyObject *numpy_asarray = NULL; /* numpy.asarray, looked up on first array */
+static PyObject *numpy_asarray = NULL;    /* numpy.asarray, looked up on first array */
+static PyObject *numpy_frombuffer = NULL; /* numpy.frombuffer, with numpy.asarray */
 static PyObject *str_slots = NULL;
 static PyObject *str_setflags = NULL;
 static PyObject *str_copy = NULL;
@@ -437,7 +438,8 @@ load_numpy(void)
     if (np == NULL) {
         return -1;
     }
-    numpy_asarray = PyObject_GetAttrString(np, "asarray");
+    numpy_frombuffer = PyObject_GetAttrString(np, "frombuffer");
+    numpy_asarray = numpy_frombuffer ? PyObject_GetAttrString(np, "asarray") : NULL;
     Py_DECREF(np);
     return numpy_asarray == NULL ? -1 : 0;
 }
@@ -472,9 +474,27 @@ set_readonly(PyObject *arr)
     return 0;
 }
 
+/* bytes_backed returns an array with c's dtype and shape over an immutable bytes copy of its
+   memory: unlike an array that owns its memory, it can never be made writeable again. */
+static PyObject *
+bytes_backed(PyObject *c)
+{
+    PyObject *raw = PyObject_CallMethod(c, "tobytes", NULL);
+    PyObject *dtype = raw ? PyObject_GetAttr(c, str_dtype) : NULL;
+    PyObject *flat = dtype ? PyObject_CallFunctionObjArgs(numpy_frombuffer, raw, dtype, NULL) : NULL;
+    PyObject *shape = flat ? PyObject_GetAttrString(c, "shape") : NULL;
+    PyObject *out = shape ? PyObject_CallMethod(flat, "reshape", "O", shape) : NULL;
+    Py_XDECREF(raw);
+    Py_XDECREF(dtype);
+    Py_XDECREF(flat);
+    Py_XDECREF(shape);
+    return out;
+}
+
 /* readonly_array_copy is the fallback for arrays that cannot be exported as buffers (object
    and datetime dtypes, structured dtypes the buffer format cannot describe): a plain copy
-   (numpy.asarray first, so no subclass hook sees the committed array), marked read-only. */
+   (numpy.asarray first, so no subclass hook sees the committed array), marked read-only, over
+   immutable bytes when it holds no objects. */
 static PyObject *
 readonly_array_copy(PyObject *arr)
 {
@@ -487,7 +507,13 @@ readonly_array_copy(PyObject *arr)
     if (c == NULL) {
         return NULL;
     }
-    if (set_readonly(c) < 0) {
+    int objects = array_has_objects(c);
+    if (objects == 0) {
+        PyObject *out = bytes_backed(c);
+        Py_DECREF(c);
+        return out;
+    }
+    if (objects < 0 || set_readonly(c) < 0) {
         Py_DECREF(c);
         return NULL;
     }

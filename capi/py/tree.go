@@ -4,9 +4,6 @@ package py
 import "C"
 
 import (
-	"errors"
-	"fmt"
-	"strings"
 	"unsafe"
 
 	"github.com/theus-dev/theus/kernel"
@@ -236,83 +233,6 @@ func Materialize(n *Node) (*Object, error) {
 // ReleaseValue is the kernel's release callback: it drops a committed value's reference as
 // soon as no live version can reach it.
 func ReleaseValue(v *Object) { Release(v) }
-
-// raiseConflict raises TransactionError with its attributes.
-func raiseConflict(e *kernel.ConflictError) {
-	msg := NewStr(conflictMessage(e))
-	kw := NewDict()
-	exp := NewUint(e.Expected)
-	act := NewUint(e.Actual)
-	paths := NewStrTuple(e.Paths)
-	_ = SetItemStr(kw, "expected_version", exp)
-	_ = SetItemStr(kw, "actual_version", act)
-	_ = SetItemStr(kw, "conflicts", paths)
-	exp.DecRef()
-	act.DecRef()
-	paths.DecRef()
-	args := NewTuple(msg)
-	CallClass(KindTransaction, args, kw)
-	args.DecRef()
-	kw.DecRef()
-}
-
-func conflictMessage(e *kernel.ConflictError) string {
-	if len(e.Paths) == 0 {
-		return fmt.Sprintf("commit rejected: the state moved from version %d to %d since the writer read it (strict check); re-read and retry", e.Expected, e.Actual)
-	}
-	return fmt.Sprintf("commit rejected: %s changed between version %d (read) and %d (now); re-read and retry", strings.Join(e.Paths, ", "), e.Expected, e.Actual)
-}
-
-// pathHints completes kernel path errors with what to do about them.
-var pathHints = map[string]string{
-	kernel.CodeEmpty:      `write a dotted path such as "domain.counter"`,
-	kernel.CodeMalformed:  `write a dotted path such as "domain.counter"`,
-	kernel.CodeNotFound:   "check the spelling",
-	kernel.CodeNotABranch: "a leaf value has no children; write the leaf itself, or make it a dict",
-	kernel.CodeOverlap:    "write the parent or the child, not both",
-}
-
-func pathMessage(e *kernel.PathError) string {
-	msg := fmt.Sprintf("path %q: %s", e.Path, e.Msg)
-	if hint, ok := pathHints[e.Code]; ok {
-		msg += " (" + hint + ")"
-	}
-	return msg
-}
-
-func raisePath(e *kernel.PathError) {
-	msg := NewStr(pathMessage(e))
-	p := NewStr(e.Path)
-	code := NewStr(e.Code)
-	args := NewTuple(msg, p, code)
-	CallClass(KindPath, args, nil)
-	args.DecRef()
-}
-
-// setKernelError handles the kernel's typed errors; false when err is not one.
-func setKernelError(err error) bool {
-	var ce *kernel.ConflictError
-	if errors.As(err, &ce) {
-		raiseConflict(ce)
-		return true
-	}
-	var pe *kernel.PathError
-	if errors.As(err, &pe) {
-		raisePath(pe)
-		return true
-	}
-	var ve *kernel.VersionError
-	if errors.As(err, &ve) {
-		raise(excTransaction, fmt.Sprintf("version %d %s; the current version is %d", ve.Requested, ve.Msg, ve.Current))
-		return true
-	}
-	var closed *kernel.ClosedError
-	if errors.As(err, &closed) {
-		raise(excArgument, "the state is closed")
-		return true
-	}
-	return false
-}
 
 // SetUnwrap installs the C function that sees through read-only views (see theus_view_unwrap).
 func SetUnwrap(fn unsafe.Pointer) {
