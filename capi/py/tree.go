@@ -4,6 +4,9 @@ package py
 import "C"
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/theus-dev/theus/kernel"
