@@ -127,7 +127,7 @@ def bench_context() -> None:
         return None
 
     engine.register(five)
-    begin, h, plan = _core.state_begin, engine._state._h, five.__theus_process__.plan.h
+    begin, h, plan = _core.state_begin, engine._state._h, five.__theus_process__.plan
     values = {f"domain.k{i}": i for i in range(4)}
     values["global.limit"] = 1
 

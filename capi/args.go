@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/flux"
 	"github.com/theus-dev/theus/kernel"
 )
 
@@ -90,7 +91,7 @@ const pathCacheMax = 4096
 func path(o *py.Object) (kernel.Path, error) {
 	if !py.IsStr(o) {
 		return nil, &kernel.PathError{Path: fmt.Sprintf("<%s>", py.TypeName(o)), Code: "malformed",
-			Msg: fmt.Sprintf("a path is a dotted str such as \"domain.counter\", got %s", py.TypeName(o))}
+			Msg: fmt.Sprintf("expected a dotted str, got %s", py.TypeName(o))}
 	}
 	text, err := py.Text(o)
 	if err != nil {
@@ -113,30 +114,67 @@ func path(o *py.Object) (kernel.Path, error) {
 	return p, nil
 }
 
-// handle resolves argument i, a handle, to the Go value it stands for.
+// handleBit is where the C shim marks argument i as a theus Handle (its core number, 0 once
+// closed, is then ints[i]); bit i itself marks a plain int.
+const handleBit = 16
+
+// handle resolves argument i, a theus Handle, to the core object it owns. Plain ints are not
+// handles: only the Handle type the core created can name a core object.
 func handle[T any](c *call, i int) (T, error) {
 	var zero T
-	h, ok := c.int64(i)
-	if !ok || h <= 0 {
-		return zero, argErrorf("argument %d is not a theus handle", i+1)
+	if i >= C.THEUS_INT_ARGS || c.ok&(1<<(handleBit+i)) == 0 {
+		return zero, argErrorf("argument %d: expected a theus handle (%s), got %s", i+1, handleKind[T](),
+			py.TypeName(c.args[i]))
 	}
-	v, live := handleValue(cgo.Handle(h))
-	if !live {
-		return zero, argErrorf("argument %d is not a live theus handle (it was freed, or never was one)", i+1)
+	h := cgo.Handle(c.ints[i])
+	if h == 0 {
+		return zero, closedError[T]()
 	}
-	t, ok := v.(T)
+	v, ok := handleValue(h).(T)
 	if !ok {
-		return zero, argErrorf("argument %d is a theus handle of the wrong kind", i+1)
+		return zero, argErrorf("argument %d: expected a theus handle of a %s", i+1, handleKind[T]())
 	}
-	return t, nil
+	return v, nil
 }
 
-// handleValue is h.Value(), reporting a freed or made-up handle instead of panicking.
-func handleValue(h cgo.Handle) (v any, live bool) {
+
+// handleValue is h's value, nil when h no longer names one (closed from a finalizer that ran
+// between the argument read and here).
+func handleValue(h cgo.Handle) (v any) {
 	defer func() {
 		if recover() != nil {
-			v, live = nil, false
+			v = nil
 		}
 	}()
-	return h.Value(), true
+	return h.Value()
+}
+
+// handleKind names what a handle of type T owns.
+func handleKind[T any]() string {
+	var zero T
+	switch any(zero).(type) {
+	case *state:
+		return "state"
+	case *snapshot:
+		return "snapshot"
+	case *plan:
+		return "process contract"
+	case *flux.Workflow:
+		return "workflow"
+	case *flux.Trace:
+		return "run trace"
+	}
+	return "core object"
+}
+
+// closedError is the error for a Handle of type T used after it was closed.
+func closedError[T any]() error {
+	var zero T
+	switch any(zero).(type) {
+	case *state:
+		return argErrorf("the state is closed (close() released its values); create a new State or TheusEngine")
+	case *snapshot:
+		return argErrorf("the snapshot was released; take a new one with state.snapshot() or engine.state")
+	}
+	return argErrorf("the %s was released", handleKind[T]())
 }

@@ -264,8 +264,7 @@ func recordTrace(sink *py.Object, trace *flux.Trace) error {
 		return py.ErrPython
 	}
 	defer h.DecRef()
-	if !py.Append(sink, h) {
-		dropHandle(h)
+	if !py.Append(sink, h) { // the deferred DecRef releases the trace
 		return errors.New("flux: cannot record the trace")
 	}
 	return nil
@@ -291,24 +290,4 @@ func go_flux_trace(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 			py.NewStr(e.Outcome), py.NewUint(e.VersionBefore), py.NewUint(e.VersionAfter))
 	}
 	return result(py.NewTuple(py.NewStrTuple(trace.Executed), py.NewList(entries), py.NewInt(int64(trace.Dropped))))
-}
-
-//export go_flux_free
-func go_flux_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	a, c, err := newCall("flux_free", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	v, err := handle[any](c, 0)
-	if err != nil {
-		return fail(err)
-	}
-	switch v.(type) {
-	case *flux.Workflow, *flux.Trace:
-	default:
-		return fail(argErrorf("flux_free: argument 1 is a theus handle of another kind (only a workflow or a trace handle is freed here)"))
-	}
-	dropHandle(a[0])
-	return result(py.None())
 }

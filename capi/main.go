@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/pyproxy"
 )
 
 func main() {}
@@ -40,6 +41,9 @@ func go_module_init(module unsafe.Pointer) (status C.int) {
 		return -1
 	}
 	if !initViews(py.FromPtr(module)) {
+		return -1
+	}
+	if !pyproxy.InitHandles(module) {
 		return -1
 	}
 	if !py.InitDelete() {

@@ -2,6 +2,7 @@
    C shim that refuses to call Go in a forked child (the Go runtime does not survive fork) and
    otherwise forwards its FASTCALL arguments to the Go entry point of the same name. */
 #include "py/py.h"
+#include "../pyproxy/internal.h"
 #include "_cgo_export.h"
 
 static volatile int forked = 0;
@@ -15,12 +16,16 @@ static PyObject *fork_error(void) {
 }
 
 static PyObject *after_fork_in_child(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
     forked = 1;
     Py_RETURN_NONE;
 }
 
-/* theus_ints holds the leading int arguments of a call (handles, versions), read here in C
-   so the Go side needs no crossing for them: bit i of `ok` says ints[i] is args[i]. */
+/* theus_ints holds the leading int and Handle arguments of a call (versions, core handles),
+   read here in C so the Go side needs no crossing for them: bit i of `ok` says ints[i] is the
+   int args[i]; bit 16+i says args[i] is a theus Handle and ints[i] its core number (0 once
+   closed). Only a Handle names a core object: a plain int never does. */
 typedef struct {
     long long v[THEUS_INT_ARGS];
     unsigned ok;
@@ -29,6 +34,11 @@ typedef struct {
 static inline void read_ints(PyObject *const *args, Py_ssize_t n, theus_ints *ints) {
     ints->ok = 0;
     for (Py_ssize_t i = 0; i < n && i < THEUS_INT_ARGS; i++) {
+        if (Py_IS_TYPE(args[i], &theus_Handle_Type)) {
+            ints->v[i] = (long long)((theus_Handle *)args[i])->h;
+            ints->ok |= 1u << (16 + i);
+            continue;
+        }
         if (!PyLong_CheckExact(args[i])) continue;
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(args[i], &overflow);
@@ -42,24 +52,20 @@ static inline void read_ints(PyObject *const *args, Py_ssize_t n, theus_ints *in
 
 #define ENTRY(name)                                                                       \
     static PyObject *m_##name(PyObject *self, PyObject *const *args, Py_ssize_t n) {     \
+        (void)self;                                                                       \
         if (forked) return fork_error();                                                  \
         theus_ints ints;                                                                  \
         read_ints(args, n, &ints);                                                        \
         return (PyObject *)go_##name((void *)args, (GoInt)n, ints.v, ints.ok);           \
     }
 
-/* Release-type entries run from __del__: in a forked child they quietly do nothing, since the
-   objects they would free belong to the parent's Go runtime. */
-#define RELEASE_ENTRY(name)                                                               \
-    static PyObject *m_##name(PyObject *self, PyObject *const *args, Py_ssize_t n) {     \
-        if (forked) Py_RETURN_NONE;                                                       \
-        theus_ints ints;                                                                  \
-        read_ints(args, n, &ints);                                                        \
-        return (PyObject *)go_##name((void *)args, (GoInt)n, ints.v, ints.ok);           \
-    }
+/* release_handle frees a Handle's core object; in a forked child it quietly does nothing,
+   since the object belongs to the parent's Go runtime. */
+static void release_handle(uintptr_t h) {
+    if (!forked) go_handle_release((GoUintptr)h);
+}
 
 ENTRY(state_new)
-RELEASE_ENTRY(state_close)
 ENTRY(state_version)
 ENTRY(state_get)
 ENTRY(state_begin)
@@ -70,41 +76,40 @@ ENTRY(state_history)
 ENTRY(state_diff)
 ENTRY(state_stats)
 ENTRY(snapshot_get)
-RELEASE_ENTRY(snapshot_release)
 ENTRY(runtime_stats)
 ENTRY(plan_new)
-RELEASE_ENTRY(plan_free)
 ENTRY(flux_parse)
 ENTRY(flux_check)
 ENTRY(flux_run)
 ENTRY(flux_trace)
-RELEASE_ENTRY(flux_free)
 
 #define M(name, doc) {#name, (PyCFunction)(void (*)(void))m_##name, METH_FASTCALL, doc}
 
+/* Each doc starts with a text signature ("name($module, a, b, /)\n--\n\n"), so
+   inspect.signature works on the module functions. */
+#define SIG(name, params, doc) #name "($module, " params ", /)\n--\n\n" doc
+
 static PyMethodDef core_methods[] = {
-    M(state_new, "state_new(context, strict, keep_versions, history_size) -> handle"),
-    M(state_close, "state_close(handle): release every value the state holds"),
-    M(state_version, "state_version(handle) -> int"),
-    M(state_get, "state_get(handle, path) -> read-only value at path in the newest version"),
-    M(state_begin, "state_begin(handle, plan, extras) -> (version, context) over the plan's present paths"),
-    M(plan_new, "plan_new(paths, name) -> handle of a process's parsed paths and name"),
-    M(plan_free, "plan_free(plan): drop a plan"),
-    M(state_commit, "state_commit(handle, expected_version, updates, reads (tuple, plan or None), author (None: the plan's name), strict) -> new version"),
-    M(state_snapshot, "state_snapshot(handle) -> snapshot handle pinning the newest version"),
-    M(state_at, "state_at(handle, version) -> snapshot handle of a retained version"),
-    M(state_history, "state_history(handle) -> list of (version, author, paths, unix_time)"),
-    M(state_diff, "state_diff(handle, v1, v2) -> list of (kind, path, old, new)"),
-    M(state_stats, "state_stats(handle) -> dict of bookkeeping counters"),
-    M(snapshot_get, "snapshot_get(snapshot, path) -> read-only value at path"),
-    M(snapshot_release, "snapshot_release(snapshot): unpin the snapshot's version"),
-    M(runtime_stats, "runtime_stats() -> dict of process-wide counters"),
-    M(flux_parse, "flux_parse(source, file) -> (workflow handle, name, description, process names)"),
-    M(flux_check, "flux_check(workflow, names): FluxError unless every process name is known"),
-    M(flux_run, "flux_run(workflow, state, runner, budget, sink) -> executed names; sink gets a trace handle"),
-    M(flux_trace, "flux_trace(trace) -> (executed names, entries, dropped) of a finished run"),
-    M(flux_free, "flux_free(handle): drop a parsed workflow or a run's trace"),
-    {"_after_fork_in_child", after_fork_in_child, METH_NOARGS, "marks this process as a forked child"},
+    M(state_new, SIG(state_new, "context, strict, keep_versions, history_size", "A new state; returns its Handle.")),
+    M(state_version, SIG(state_version, "state", "The newest committed version.")),
+    M(state_get, SIG(state_get, "state, path", "The read-only value at path in the newest version.")),
+    M(state_begin, SIG(state_begin, "state, plan, extras", "(version, context) of a process start over the plan's paths.")),
+    M(plan_new, SIG(plan_new, "paths, name", "The Handle of a process's parsed paths and name.")),
+    M(state_commit, SIG(state_commit, "state, expected_version, updates, reads, author, strict",
+                        "Commit updates (reads: a tuple of paths, a plan or None; author None: the plan's name); returns the new version.")),
+    M(state_snapshot, SIG(state_snapshot, "state", "(snapshot Handle, version) pinning the newest version.")),
+    M(state_at, SIG(state_at, "state, version", "(snapshot Handle, version) of a retained version.")),
+    M(state_history, SIG(state_history, "state", "List of (version, author, paths, unix_time).")),
+    M(state_diff, SIG(state_diff, "state, v1, v2", "List of (kind, path, old, new).")),
+    M(state_stats, SIG(state_stats, "state", "Dict of bookkeeping counters.")),
+    M(snapshot_get, SIG(snapshot_get, "snapshot, path", "The read-only value at path (None: the root).")),
+    M(runtime_stats, "runtime_stats($module, /)\n--\n\nDict of process-wide counters."),
+    M(flux_parse, SIG(flux_parse, "source, file", "(workflow Handle, name, description, process names).")),
+    M(flux_check, SIG(flux_check, "workflow, names", "FluxError unless every process name is known.")),
+    M(flux_run, SIG(flux_run, "workflow, state, runner, budget, sink", "Executed names; sink gets the run's trace Handle.")),
+    M(flux_trace, SIG(flux_trace, "trace", "(executed names, entries, dropped) of a finished run.")),
+    {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
+     "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -136,6 +141,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     Py_XDECREF(reg);
     if (ok == NULL) { Py_DECREF(m); return NULL; }
     Py_DECREF(ok);
+    theus_handle_release = release_handle;
     if (go_module_init(m) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

@@ -35,20 +35,3 @@ func go_plan_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	}
 	return result(newHandle(&plan{keys: a[0].IncRef(), paths: paths, name: name}))
 }
-
-//export go_plan_free
-func go_plan_free(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	py.Enter()
-	a, c, err := newCall("plan_free", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	p, err := handle[*plan](c, 0)
-	if err != nil {
-		return fail(err)
-	}
-	dropHandle(a[0])
-	p.keys.DecRef()
-	return result(py.None())
-}

@@ -3,7 +3,6 @@ package main
 import "C"
 
 import (
-	"runtime/cgo"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -24,14 +23,6 @@ func stateCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.u
 	}
 	st, err := handle[*state](c, 0)
 	return a, c, st, err
-}
-
-func newHandle(v any) *py.Object { return py.NewUint(uint64(cgo.NewHandle(v))) }
-
-func dropHandle(o *py.Object) {
-	if h, ok := py.Int64(o); ok && h > 0 {
-		cgo.Handle(h).Delete()
-	}
 }
 
 //export go_state_new
@@ -73,19 +64,6 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 		return fail(err)
 	}
 	return result(newHandle(st))
-}
-
-//export go_state_close
-func go_state_close(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	py.Enter()
-	a, _, st, err := stateCall("state_close", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	st.Close()
-	dropHandle(a[0])
-	return result(py.None())
 }
 
 //export go_state_version
@@ -230,19 +208,18 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, _, st, err := stateCall("state_snapshot", args, n, ints, ok, 1)
+	a, _, st, err := stateCall("state_snapshot", args, n, ints, ok, 1)
 	if err != nil {
 		return fail(err)
 	}
-	snap := st.Snapshot()
-	return result(py.NewTuple(newHandle(snap), py.NewUint(snap.Version())))
+	return snapshotResult(st.Snapshot(), a[0])
 }
 
 //export go_state_at
 func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	_, c, st, err := stateCall("state_at", args, n, ints, ok, 2)
+	a, c, st, err := stateCall("state_at", args, n, ints, ok, 2)
 	if err != nil {
 		return fail(err)
 	}
@@ -254,7 +231,17 @@ func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	if err != nil {
 		return fail(err)
 	}
-	return result(py.NewTuple(newHandle(snap), py.NewUint(snap.Version())))
+	return snapshotResult(snap, a[0])
+}
+
+// snapshotResult is (snapshot handle, version); the handle keeps the state's Handle alive, so
+// a snapshot stays readable after the last other reference to its state is gone.
+func snapshotResult(snap *snapshot, stateHandle *py.Object) unsafe.Pointer {
+	h := newChildHandle(snap, stateHandle)
+	if h == nil {
+		return nil
+	}
+	return result(py.NewTuple(h, py.NewUint(snap.Version())))
 }
 
 //export go_state_history
@@ -347,23 +334,6 @@ func go_snapshot_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		return fail(err)
 	}
 	return lookupValue(snap, a[1], true)
-}
-
-//export go_snapshot_release
-func go_snapshot_release(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
-	defer py.Recover(&res)
-	py.Enter()
-	a, c, err := newCall("snapshot_release", args, n, ints, ok, 1)
-	if err != nil {
-		return fail(err)
-	}
-	snap, err := handle[*snapshot](c, 0)
-	if err != nil {
-		return fail(err)
-	}
-	snap.Release()
-	dropHandle(a[0])
-	return result(py.None())
 }
 
 //export go_state_stats

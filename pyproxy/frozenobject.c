@@ -28,7 +28,9 @@
 static PyObject *str_class = NULL;
 static PyObject *str_eq = NULL;
 static PyObject *str_hash = NULL;
-static PyObject *object_eq = NULL; /* object.__eq__ (borrowed from object's dict) */
+static PyObject *str_repr = NULL;
+static PyObject *object_eq = NULL;   /* object.__eq__ (borrowed from object's dict) */
+static PyObject *object_repr = NULL; /* object.__repr__ (borrowed) */
 
 static int
 is_dunder(PyObject *name)
@@ -215,7 +217,28 @@ frozenobject_repr(PyObject *self)
     if (r != 0) {
         return r > 0 ? PyUnicode_FromString("FrozenObject(...)") : NULL;
     }
-    PyObject *out = PyUnicode_FromFormat("FrozenObject(%R)", FO_DATA(self));
+    /* The class's own __repr__ runs with the view as self, like every other method, so user
+       code never sees the committed instance; object's default repr names the class. */
+    PyObject *obj = FO_DATA(self);
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyObject *fn = theus_lookup_type(tp, str_repr);
+    PyObject *inner = NULL;
+    if (fn == NULL || fn == object_repr || Py_TYPE(fn)->tp_descr_get == NULL) {
+        inner = PyUnicode_FromFormat("<%s object at %p>", tp->tp_name, obj);
+    }
+    else {
+        Py_INCREF(fn);
+        PyObject *bound = Py_TYPE(fn)->tp_descr_get(fn, self, (PyObject *)tp);
+        Py_DECREF(fn);
+        inner = bound ? PyObject_CallNoArgs(bound) : NULL;
+        Py_XDECREF(bound);
+        if (inner != NULL && !PyUnicode_Check(inner)) {
+            PyErr_Format(PyExc_TypeError, "__repr__ returned non-string (type %.100s)", Py_TYPE(inner)->tp_name);
+            Py_CLEAR(inner);
+        }
+    }
+    PyObject *out = inner ? PyUnicode_FromFormat("FrozenObject(%U)", inner) : NULL;
+    Py_XDECREF(inner);
     Py_ReprLeave(self);
     return out;
 }
@@ -387,9 +410,13 @@ theus_frozenobject_init(void)
     if (str_hash == NULL && (str_hash = PyUnicode_InternFromString("__hash__")) == NULL) {
         return -1;
     }
+    if (str_repr == NULL && (str_repr = PyUnicode_InternFromString("__repr__")) == NULL) {
+        return -1;
+    }
     if (PyType_Ready(&PyBaseObject_Type) < 0) {
         return -1;
     }
     object_eq = theus_lookup_type(&PyBaseObject_Type, str_eq);
+    object_repr = theus_lookup_type(&PyBaseObject_Type, str_repr);
     return 0;
 }

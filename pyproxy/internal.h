@@ -202,4 +202,29 @@ PyObject *theus_raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *val
 /* theus_scopedview_to_dict is ScopedView.to_dict(). */
 PyObject *theus_scopedview_to_dict(PyObject *self);
 
+/* theus_Handle (handle.c): the one owner of a core object. h is the core's handle, 0 once
+ * released; parent (may be NULL) is a handle that must outlive this one (a snapshot's state). */
+typedef struct {
+    PyObject_HEAD
+    uintptr_t h;
+    int kind;
+    PyObject *parent;
+} theus_Handle;
+
+enum {
+    THEUS_HANDLE_STATE = 1,
+    THEUS_HANDLE_SNAPSHOT,
+    THEUS_HANDLE_PLAN,
+    THEUS_HANDLE_WORKFLOW,
+    THEUS_HANDLE_TRACE,
+};
+
+extern PyTypeObject theus_Handle_Type;
+/* theus_handle_release frees the core object of a handle; set once at module init. */
+extern void (*theus_handle_release)(uintptr_t h);
+/* theus_handle_new returns a new Handle owning h (a new reference, NULL on error). */
+PyObject *theus_handle_new(uintptr_t h, int kind, PyObject *parent);
+/* theus_handle_init readies the Handle type and adds it to module; 0 or -1. */
+int theus_handle_init(PyObject *module);
+
 #endif

@@ -34,8 +34,8 @@ const maxConditionDepth = 1000
 // ToGo converts a committed Python value into a condition value: nil, bool, int (an
 // integer that fits in 64 bits), *big.Int (any larger one, exact), float64, string, []any,
 // map[string]any, flux.Set (a set or frozenset), or flux.Opaque for a value conditions
-// cannot look inside (bytes, arrays, objects, dicts with non-str keys). Every decision about a value's kind is taken
-// in the one switch of toGo, so it can follow the value classifier.
+// cannot look inside (bytes, arrays, objects, dicts with non-str keys). What a value is comes
+// from the one value classifier (theus_kind, see kind.h); toGo only maps its kinds.
 func ToGo(o *Object) (any, error) { return toGo(o, 0) }
 
 func toGo(o *Object, depth int) (any, error) {
@@ -45,6 +45,8 @@ func toGo(o *Object, depth int) (any, error) {
 	if inner := C.theus_unwrap(o.c()); inner != nil {
 		o = obj(inner)
 	}
+	// The exact scalar types first (the classifier agrees: they are SCALARs), then the one
+	// classifier decides what every other value is.
 	switch {
 	case IsNone(o):
 		return nil, nil
@@ -59,17 +61,31 @@ func toGo(o *Object, depth int) (any, error) {
 		return float64(C.PyFloat_AsDouble(o.c())), nil
 	case IsStr(o):
 		return strValue(o)
-	case C.theus_is_list(o.c()) != 0:
-		out := make([]any, 0, int(C.theus_list_size(o.c())))
-		for i := 0; i < int(C.theus_list_size(o.c())); i++ {
-			v, err := toGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
+	}
+	switch C.theus_kind(o.c(), 0) {
+	case C.THEUS_KIND_ERROR:
+		return nil, ErrPython
+	case C.THEUS_KIND_DICT:
+		return dictToGo(o, depth)
+	case C.THEUS_KIND_LIST, C.THEUS_KIND_TUPLE, C.THEUS_KIND_NAMEDTUPLE:
+		return seqToGo(o, depth)
+	case C.THEUS_KIND_SET:
+		return setToGo(o, depth)
+	case C.THEUS_KIND_SCALAR, C.THEUS_KIND_OPAQUE: // immutable values: tuples of scalars, numbers of other libraries
+		if IsTuple(o) {
+			return seqToGo(o, depth)
 		}
-		return out, nil
-	case IsTuple(o):
+		if C.PyType_IsSubtype(o.c().ob_type, &C.PyFrozenSet_Type) != 0 {
+			return setToGo(o, depth)
+		}
+		return numberToGo(o, depth)
+	}
+	return flux.NewOpaque(TypeName(o)), nil
+}
+
+// seqToGo converts a list or tuple (or a subclass) item by item.
+func seqToGo(o *Object, depth int) (any, error) {
+	if IsTuple(o) {
 		items := TupleItems(o)
 		out := make([]any, len(items))
 		for i, it := range items {
@@ -80,36 +96,58 @@ func toGo(o *Object, depth int) (any, error) {
 			out[i] = v
 		}
 		return out, nil
-	case IsDict(o):
-		keys, vals := DictItems(o)
-		out := make(map[string]any, len(keys))
-		for i, k := range keys {
-			if !IsStr(k) {
-				return flux.NewOpaque(TypeName(o) + " with " + TypeName(k) + " keys"), nil
-			}
-			ks, err := strValue(k)
-			if err != nil {
-				return nil, err
-			}
-			v, err := toGo(vals[i], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[ks] = v
-		}
-		return out, nil
-	case C.PyType_IsSubtype(o.c().ob_type, &C.PySet_Type) != 0 || C.PyType_IsSubtype(o.c().ob_type, &C.PyFrozenSet_Type) != 0:
-		items := C.PySequence_List(o.c())
-		if items == nil {
-			return nil, ErrPython
-		}
-		defer C.theus_decref(items)
-		l, err := toGo(obj(items), depth)
+	}
+	out := make([]any, 0, int(C.theus_list_size(o.c())))
+	for i := 0; i < int(C.theus_list_size(o.c())); i++ {
+		v, err := toGo(obj(C.theus_list_item(o.c(), C.Py_ssize_t(i))), depth+1)
 		if err != nil {
 			return nil, err
 		}
-		return flux.Set(l.([]any)), nil
-	case C.PyIndex_Check(o.c()) != 0: // integer types of other libraries (numpy.int64)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// dictToGo converts a dict with str keys to a map; any other key makes it one opaque value.
+func dictToGo(o *Object, depth int) (any, error) {
+	keys, vals := DictItems(o)
+	out := make(map[string]any, len(keys))
+	for i, k := range keys {
+		if !IsStr(k) {
+			return flux.NewOpaque(TypeName(o) + " with " + TypeName(k) + " keys"), nil
+		}
+		ks, err := strValue(k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := toGo(vals[i], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[ks] = v
+	}
+	return out, nil
+}
+
+// setToGo converts a set or frozenset to a flux.Set of its items.
+func setToGo(o *Object, depth int) (any, error) {
+	items := C.PySequence_List(o.c())
+	if items == nil {
+		return nil, ErrPython
+	}
+	defer C.theus_decref(items)
+	l, err := seqToGo(obj(items), depth)
+	if err != nil {
+		return nil, err
+	}
+	return flux.Set(l.([]any)), nil
+}
+
+// numberToGo converts the integer and float types of other libraries (numpy.int64,
+// numpy.float32); anything else is an opaque value.
+func numberToGo(o *Object, depth int) (any, error) {
+	switch {
+	case C.PyIndex_Check(o.c()) != 0:
 		idx := C.PyNumber_Index(o.c())
 		if idx == nil {
 			C.PyErr_Clear()
@@ -117,7 +155,7 @@ func toGo(o *Object, depth int) (any, error) {
 		}
 		defer C.theus_decref(idx)
 		return toGo(obj(idx), depth+1)
-	case C.PyNumber_Check(o.c()) != 0: // float types of other libraries (numpy.float32)
+	case C.PyNumber_Check(o.c()) != 0:
 		if C.PyObject_Size(o.c()) >= 0 { // sized, such as an array: not one number
 			break
 		}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from . import _core
-from .errors import ContractViolationError
+from .errors import ArgumentError, ContractViolationError
 
 __all__ = ["process", "StateUpdate", "ProcessSpec", "spec_of"]
 
@@ -49,7 +51,31 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root + ".")
 
 
-@dataclass(frozen=True)
+def _is_async(fn: Any) -> bool:
+    """Whether calling fn gives an awaitable: an ``async def`` function, one behind
+    ``functools.wraps`` or ``functools.partial``, or an object whose ``__call__`` is one.
+    (The engine also checks each return value, so a wrapper this misses is still awaited.)"""
+    for _ in range(100):  # a bound on __wrapped__ chains (they may loop)
+        if inspect.iscoroutinefunction(fn):
+            return True
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+            continue
+        try:
+            inner = None if isinstance(fn, type) else inspect.getattr_static(fn, "__wrapped__", None)
+        except Exception:
+            inner = None
+        if inner is not None and inner is not fn:
+            fn = inner
+            continue
+        break
+    if isinstance(fn, type) or inspect.isroutine(fn):
+        return False
+    call = inspect.getattr_static(type(fn), "__call__", None)
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+@dataclass(frozen=True, eq=False)
 class ProcessSpec:
     """The contract of a process, attached to the decorated function as ``__theus_process__``."""
 
@@ -63,37 +89,56 @@ class ProcessSpec:
     is_async: bool
     paths: tuple[str, ...] = field(init=False)
     leaves: dict[str, str] = field(init=False)
+    ambiguous: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     single: str | None = field(init=False)
-    plan: "_Plan" = field(init=False, repr=False, compare=False)
+    effect: bool = field(init=False, repr=False)
+    plan: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         seen: dict[str, None] = {}
         for p in (*self.inputs, *self.outputs):
             seen.setdefault(p, None)
         object.__setattr__(self, "paths", tuple(seen))
-        object.__setattr__(self, "plan", _Plan(self.paths, self.name))
+        # the declared paths parsed once in the core, owned by a Handle freed with the spec
+        object.__setattr__(self, "plan", _core.plan_new(self.paths, self.name))
         object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
-        counts: dict[str, int] = {}
+        object.__setattr__(self, "effect", self.semantic == "effect")
+        by_leaf: dict[str, list[str]] = {}
         for out in self.outputs:
-            leaf = out.rsplit(".", 1)[-1]
-            counts[leaf] = counts.get(leaf, 0) + 1
-        object.__setattr__(self, "leaves", {o.rsplit(".", 1)[-1]: o for o in self.outputs if counts[o.rsplit(".", 1)[-1]] == 1})
+            by_leaf.setdefault(out.rsplit(".", 1)[-1], []).append(out)
+        object.__setattr__(self, "leaves", {k: v[0] for k, v in by_leaf.items() if len(v) == 1})
+        object.__setattr__(self, "ambiguous", {k: tuple(v) for k, v in by_leaf.items() if len(v) > 1})
+
+    def __reduce__(self) -> Any:
+        """Copies and pickles rebuild the contract (and its parsed paths) from its fields."""
+        return (ProcessSpec, (self.name, self.fn, self.inputs, self.outputs, self.semantic,
+                              self.errors, self.retries, self.is_async))
 
     def map_outputs(self, result: Any) -> dict[str, Any] | None:
-        """Turn a return value into ``{path: value}`` writes (``None``: nothing to write)."""
+        """Turn a return value into ``{path: value}`` writes (``None``: nothing to write).
+
+        - ``None``: nothing; a :class:`StateUpdate`: its paths, each within an output;
+        - one output: the value itself, or a dict keyed by that output's full path (or paths
+          below it), which maps like a StateUpdate: ``{"domain.x": 5}`` sets ``domain.x``;
+        - several outputs: a tuple/list with one value per output, in order, or a dict keyed
+          by full path (or a path below one), or by the unique leaf name of an output.
+
+        Anything else, and any value from a process without outputs, raises
+        :class:`ContractViolationError`.
+        """
         outs = self.outputs
-        if isinstance(result, StateUpdate):
-            for path in result.updates:
-                check_path(path, f"{self.name}: StateUpdate")
-                if not any(_within(path, o) for o in outs):
-                    raise ContractViolationError(
-                        f"{self.name}: StateUpdate writes {path!r}, which is outside the declared "
-                        f"outputs {list(outs)}; add it to outputs=[...]"
-                    )
-            return result.updates
-        if result is None or not outs:  # no outputs: a query, its value goes to the caller only
+        if result is None:
             return None
+        if isinstance(result, StateUpdate):
+            return self._checked_paths(result.updates, "StateUpdate writes")
+        if not outs:
+            raise ContractViolationError(
+                f"{self.name}: returned a value ({type(result).__name__}) but declares no outputs, so it "
+                "would be lost; declare where it goes with outputs=[...], or return None"
+            )
         if len(outs) == 1:
+            if isinstance(result, dict) and result and self._keyed_by_output(result):
+                return self._checked_paths(result, "returned dict key")
             return {outs[0]: result}
         if isinstance(result, (tuple, list)):
             if len(result) != len(outs):
@@ -105,44 +150,93 @@ class ProcessSpec:
         if isinstance(result, dict):
             updates: dict[str, Any] = {}
             for key, value in result.items():
-                path = key if key in outs else self.leaves.get(key) if isinstance(key, str) else None
-                if path is None:
-                    raise ContractViolationError(
-                        f"{self.name}: returned key {key!r} matches no output; use a full path or the "
-                        f"unique leaf name of one of {list(outs)}"
-                    )
+                path = self._path_of_key(key)
                 if path in updates:
-                    raise ContractViolationError(f"{self.name}: output {path!r} returned twice")
+                    raise ContractViolationError(
+                        f"{self.name}: output {path!r} returned twice (as a full path and as its leaf name)"
+                    )
                 updates[path] = value
-            return updates
+            return self._checked_paths(updates, "returned dict key")
         raise ContractViolationError(
             f"{self.name}: returned a single {type(result).__name__} for {len(outs)} outputs {list(outs)}; "
             "return a tuple, a dict keyed by output or a StateUpdate"
         )
 
+    def _keyed_by_output(self, result: dict[Any, Any]) -> bool:
+        """Whether a dict returned for the single output is keyed by state paths (and so maps
+        like a StateUpdate) rather than being the output's new value: it is when a key is the
+        output's path, or a dotted path in the output's zone. A mix with plain keys is an error."""
+        out = self.outputs[0]
+        zone = out.split(".", 1)[0] + "."
+        hits = [k for k in result if isinstance(k, str) and (k == out or k.startswith(zone))]
+        if not hits:
+            return False
+        if len(hits) != len(result):
+            others = [k for k in result if k not in hits]
+            raise ContractViolationError(
+                f"{self.name}: the returned dict mixes output paths {hits!r} with other keys {others!r}; "
+                f"return {{{out!r}: value}} to map the output, or the new value of {out!r} itself"
+            )
+        return True
 
-class _Plan:
-    """The process's declared paths parsed once in the core (freed with the contract)."""
+    def _path_of_key(self, key: Any) -> str:
+        """The output path a key of a returned dict names (several outputs)."""
+        if not isinstance(key, str):
+            raise ContractViolationError(
+                f"{self.name}: returned dict key {key!r} is not a str; key values by the full path or "
+                f"the leaf name of one of {list(self.outputs)}"
+            )
+        if key in self.outputs or "." in key:
+            return key  # a full path (checked against outputs afterwards)
+        path = self.leaves.get(key)
+        if path is not None:
+            return path
+        if key in self.ambiguous:
+            raise ContractViolationError(
+                f"{self.name}: returned key {key!r} is ambiguous: it is the leaf name of the outputs "
+                f"{list(self.ambiguous[key])}; use the full path"
+            )
+        raise ContractViolationError(
+            f"{self.name}: returned key {key!r} matches no output; use a full path or the "
+            f"unique leaf name of one of {list(self.outputs)}"
+        )
 
-    __slots__ = ("h",)
+    def _checked_paths(self, updates: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """updates, after checking that each path is well formed, within the outputs, and
+        that no two of them overlap."""
+        outs = self.outputs
+        paths = list(updates)
+        for path in paths:
+            check_path(path, f"{self.name}: {what}")
+            if not any(_within(path, o) for o in outs):
+                raise ContractViolationError(
+                    f"{self.name}: {what} {path!r}, which is outside the declared "
+                    f"outputs {list(outs)}; add it to outputs=[...]"
+                )
+        if len(paths) > 1:
+            given = set(paths)
+            for path in paths:
+                parts = path.split(".")
+                for i in range(1, len(parts)):
+                    parent = ".".join(parts[:i])
+                    if parent in given:
+                        raise ContractViolationError(
+                            f"{self.name}: {what}s {parent!r} and {path!r} overlap; write the parent or "
+                            "the child, not both"
+                        )
+        return dict(updates)
 
-    def __init__(self, paths: tuple[str, ...], name: str) -> None:
-        self.h = _core.plan_new(paths, name)
 
-    def __del__(self) -> None:
-        h, self.h = self.h, None
-        if h is not None and _core is not None:
-            try:
-                _core.plan_free(h)
-            except Exception:  # interpreter shutdown: the module may be gone
-                pass
-
-
-def _paths(value: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
+def _paths(value: Any, what: str, *, ordered: bool = False) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
+    elif ordered and isinstance(value, (set, frozenset, dict)):
+        raise ContractViolationError(
+            f"{what}: expected a list of paths (in order: a tuple return maps onto them by position), "
+            f"got a {type(value).__name__}"
+        )
     try:
         items = list(value)
     except TypeError:
@@ -153,20 +247,44 @@ def _paths(value: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
 def _no_overlap(outputs: tuple[str, ...], name: str) -> None:
     for i, a in enumerate(outputs):
         for b in outputs[i + 1:]:
+            if a == b:
+                raise ContractViolationError(f"{name}: output {a!r} is declared twice")
             if _within(a, b) or _within(b, a):
                 raise ContractViolationError(
                     f"{name}: outputs {a!r} and {b!r} overlap; declare the parent or the child, not both"
                 )
 
 
+def _error_classes(errors: Any, name: str) -> tuple[type[BaseException], ...]:
+    if errors is None:
+        return ()
+    if isinstance(errors, type):
+        errors = (errors,)
+    try:
+        errs = tuple(errors)
+    except TypeError:
+        raise ContractViolationError(
+            f"{name}: errors: expected a list of exception classes, got {type(errors).__name__}"
+        ) from None
+    for e in errs:
+        if not (isinstance(e, type) and issubclass(e, BaseException)):
+            raise ContractViolationError(f"{name}: errors must be exception classes, got {e!r}")
+    return errs
+
+
+_OPTIONS = ("inputs", "outputs", "semantic", "errors", "retries")
+
+
 def process(
     fn: F | None = None,
-    *,
+    /,
+    *args: Any,
     inputs: Iterable[str] | None = None,
     outputs: Iterable[str] | None = None,
     semantic: str = "effect",
     errors: Iterable[type[BaseException]] | None = None,
     retries: int | None = None,
+    **unknown: Any,
 ) -> Any:
     """Declare a function as a theus process.
 
@@ -176,27 +294,50 @@ def process(
     types the process may raise as part of its contract (documentation for callers).
 
     The function is returned unchanged (still directly callable in unit tests) with its
-    contract attached; bare ``@process`` is allowed.
+    contract attached; bare ``@process`` is allowed. ``async def`` functions (also behind
+    ``functools.wraps`` or as an object with ``async def __call__``) are awaited by the engine.
     """
+    if unknown:
+        key = next(iter(unknown))
+        close = difflib.get_close_matches(key, _OPTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; the options are {', '.join(_OPTIONS)}"
+        raise ArgumentError(f"@process: unknown argument {key!r}{hint}")
+    if args:
+        raise ArgumentError(
+            "@process: takes the function only; give the contract by keyword: "
+            "@process(inputs=[...], outputs=[...])"
+        )
 
     def wrap(f: F) -> F:
         if not callable(f):
-            raise ContractViolationError(f"@process decorates a function, got {type(f).__name__}")
-        name = getattr(f, "__name__", None) or repr(f)
-        if semantic not in _SEMANTICS:
+            hint = ""
+            if isinstance(f, (list, tuple, str)):
+                hint = "; give paths by keyword: @process(inputs=[...], outputs=[...])"
+            raise ContractViolationError(f"@process decorates a function, got {type(f).__name__}{hint}")
+        name = getattr(f, "__name__", None)
+        if not isinstance(name, str) or not name:
+            name = repr(f)
+        if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
+            raise ContractViolationError(
+                f"{name}: a process returns its result; a generator function (one that yields) cannot "
+                "be one (return a list instead)"
+            )
+        if not isinstance(semantic, str) or semantic not in _SEMANTICS:
             raise ContractViolationError(f"{name}: semantic must be 'pure' or 'effect', got {semantic!r}")
         if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
-            raise ContractViolationError(f"{name}: retries must be an int >= 0, got {retries!r}")
+            raise ContractViolationError(f"{name}: retries must be an int >= 0 or None, got {retries!r}")
         ins = _paths(inputs, f"{name}: inputs")
-        outs = _paths(outputs, f"{name}: outputs")
+        outs = _paths(outputs, f"{name}: outputs", ordered=True)
         _no_overlap(outs, name)
-        errs = tuple(errors or ())
-        for e in errs:
-            if not (isinstance(e, type) and issubclass(e, BaseException)):
-                raise ContractViolationError(f"{name}: errors must be exception classes, got {e!r}")
-        spec = ProcessSpec(name, f, ins, outs, semantic, errs, retries,
-                           inspect.iscoroutinefunction(f))
-        f.__theus_process__ = spec  # type: ignore[attr-defined]
+        errs = _error_classes(errors, name)
+        spec = ProcessSpec(name, f, ins, outs, semantic, errs, retries, _is_async(f))
+        try:
+            f.__theus_process__ = spec  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            raise ContractViolationError(
+                f"{name}: cannot attach a contract to a {type(f).__name__} (it has no attributes); "
+                "decorate a function or a def wrapping it"
+            ) from None
         return f
 
     if fn is not None:

@@ -6,6 +6,9 @@ import asyncio
 import dataclasses
 import difflib
 import importlib.util
+import inspect
+import linecache
+import math
 import os
 import random
 import sys
@@ -16,12 +19,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import _core
-from ._core import state_begin, state_commit
+from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
-from .outbox import Outbox, OutboxMsg, message_writes, next_stamp
+from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .state import Change, CommitRecord, Snapshot, State
+from .state import LATEST, Change, CommitRecord, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
@@ -52,6 +55,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Return values that are certainly not awaitable, and that one output takes as they are.
+_DATA = frozenset({int, float, str, bool, bytes, list, tuple, dict, frozenset, set, type(None)})
+_AS_IS = _DATA - {dict, type(None)}
+
+
+def _count(value: Any, what: str, *, minimum: int = 0) -> int:
+    """Check an int option (bools and other types are refused, naming the option)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ArgumentError(f"{what}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
 class TheusEngine:
     """Runs processes on immutable snapshots of one state and commits what they return.
 
@@ -60,14 +75,21 @@ class TheusEngine:
     process started (default: only when a path it declared changed). ``retries``: how many
     times a rejected attempt is re-run on a fresh snapshot. ``history=N`` keeps the last N
     versions whole for :meth:`at` and :meth:`diff`.
+
+    An engine owns its state in this process: ``copy``, ``deepcopy`` and ``pickle`` raise
+    ``TypeError``. To use theus in a worker process, create the engine there (pass it the
+    context, e.g. ``engine.state.to_dict()``, and register the processes there). After
+    :meth:`close` every method raises :class:`ArgumentError`.
     """
 
     def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0) -> None:
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ArgumentError(f"retries: expected an int >= 0, got {retries!r}")
+        if not isinstance(strict_cas, bool):
+            raise ArgumentError(f"TheusEngine: strict_cas: expected True or False, got {strict_cas!r}")
+        _count(retries, "TheusEngine: retries")
+        _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
         self._state = State(initial, strict=strict_cas, history=history)
-        self._strict = bool(strict_cas)
+        self._strict = strict_cas
         self._retries = retries
         self._processes: dict[str, ProcessSpec] = {}
         self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
@@ -76,14 +98,19 @@ class TheusEngine:
         self._relay: tuple[threading.Thread, threading.Event] | None = None
         self._zones = set(_DEFAULT_ZONES) | {k for k in initial if isinstance(k, str)}
 
+    def _live(self, what: str) -> None:
+        if self._state.closed:
+            raise ArgumentError(f"{what}: the engine is closed (close() released its state); create a new TheusEngine")
+
     # --- registration -----------------------------------------------------------------
 
     def register(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Register a @process function (re-registering a name replaces it). Returns fn."""
+        self._live("register")
         spec = spec_of(fn)
-        if spec is None:
+        if not isinstance(spec, ProcessSpec):
             raise ContractViolationError(
-                f"{getattr(fn, '__name__', fn)!r} is not a process; decorate it with @theus.process(...)"
+                f"register: {getattr(fn, '__name__', fn)!r} is not a process; decorate it with @theus.process(...)"
             )
         self._check_roots(spec)
         old = self._processes.get(spec.name)
@@ -103,7 +130,7 @@ class TheusEngine:
             if root in self._zones:
                 continue
             with self._state.snapshot() as snap:  # a zone added since by update()
-                self._zones.update(snap.get(None).keys())
+                self._zones.update(snap.zones())
             known = self._zones
             if root not in known:
                 raise ContractViolationError(
@@ -113,16 +140,20 @@ class TheusEngine:
 
     def register_module(self, module: types.ModuleType) -> list[str]:
         """Register every process defined in ``module``; returns their names."""
+        if not isinstance(module, types.ModuleType):
+            raise ArgumentError(f"register_module: module: expected a module, got {type(module).__name__}")
         names = []
         for value in list(vars(module).values()):
-            if spec_of(value) is not None and callable(value):
+            if isinstance(spec_of(value), ProcessSpec) and callable(value):
                 self.register(value)
                 names.append(spec_of(value).name)
         return names
 
-    def scan_and_register(self, path: str | Path) -> list[str]:
+    def scan_and_register(self, path: str | os.PathLike[str]) -> list[str]:
         """Import every ``*.py`` file under ``path`` (a file or directory) and register its
         processes. Import errors are raised, not printed."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentError(f"scan_and_register: path: expected a str or a path, got {type(path).__name__}")
         root = Path(path)
         if not root.exists():
             raise ArgumentError(f"scan_and_register: {str(root)!r} does not exist")
@@ -149,6 +180,8 @@ class TheusEngine:
         return dict(self._processes)
 
     def _spec(self, fn_or_name: Any) -> ProcessSpec:
+        if isinstance(fn_or_name, ProcessSpec):
+            return fn_or_name
         if isinstance(fn_or_name, str):
             spec = self._processes.get(fn_or_name)
             if spec is None:
@@ -157,7 +190,7 @@ class TheusEngine:
                 raise ContractViolationError(f"no process named {fn_or_name!r} is registered{hint}")
             return spec
         spec = spec_of(fn_or_name)
-        if spec is None:
+        if not isinstance(spec, ProcessSpec):
             raise ContractViolationError(
                 f"{getattr(fn_or_name, '__name__', fn_or_name)!r} is not a process; decorate it with @theus.process(...)"
             )
@@ -170,7 +203,10 @@ class TheusEngine:
 
     def execute(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process: snapshot, call it with its restricted context, commit its return
-        value with compare-and-swap (re-running it on conflicts), and return that value."""
+        value with compare-and-swap (re-running it on conflicts), and return that value.
+
+        An ``async`` process runs to completion here when no event loop is running in this
+        thread; with one running, use ``await engine.execute_async(...)``."""
         try:
             spec = self._lookup.get(fn_or_name)
         except TypeError:  # unhashable: certainly not a process
@@ -178,68 +214,14 @@ class TheusEngine:
         if spec is None:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         if spec.is_async:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return asyncio.run(self.execute_async(spec, **kwargs))
-            raise TheusError(
-                f"{spec.name} is an async process and an event loop is running: use "
-                f"`await engine.execute_async({spec.name})`"
-            )
-        h = self._state._h
-        if h is None:
-            self._state._handle()  # raises: closed
-        plan = spec.plan.h
-        effect = spec.semantic == "effect"
-        attempt = 0
-        while True:
-            box = Outbox() if effect else None
-            version, ctx = state_begin(h, plan, {"outbox": box} if effect else None)
-            result = spec.fn(ctx, **kwargs)
-            ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
-            try:
-                self._commit(h, spec, version, result, box)
-                return result
-            except TransactionError:
-                if attempt >= (self._retries if spec.retries is None else spec.retries):
-                    raise
-            attempt += 1
-            _backoff(attempt)
+            _no_running_loop(spec)
+            return asyncio.run(_attempts_async(self, spec, kwargs))
+        return _attempts_sync(self, spec, kwargs)
 
     async def execute_async(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
-        """Run a process (async or not) from a coroutine; see :meth:`execute`."""
-        spec = fn_or_name if isinstance(fn_or_name, ProcessSpec) else self._spec(fn_or_name)
-        h = self._state._handle()
-        retries = self._retries if spec.retries is None else spec.retries
-        effect = spec.semantic == "effect"
-        attempt = 0
-        while True:
-            box = Outbox() if effect else None
-            version, ctx = state_begin(h, spec.plan.h, {"outbox": box} if effect else None)
-            result = spec.fn(ctx, **kwargs)
-            if spec.is_async:
-                result = await result
-            ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
-            try:
-                self._commit(h, spec, version, result, box)
-                return result
-            except TransactionError:
-                if attempt >= retries:
-                    raise
-            attempt += 1
-            await asyncio.sleep(_delay(attempt))
-
-    def _commit(self, h: int, spec: ProcessSpec, version: int, result: Any, box: Outbox | None) -> None:
-        """Commit one attempt's return value and outbox messages (TransactionError when the
-        state moved under it); nothing to write commits nothing."""
-        if spec.single is not None and result is not None and not isinstance(result, StateUpdate):
-            updates: dict[str, Any] | None = {spec.single: result}
-        else:
-            updates = spec.map_outputs(result)
-        if box is not None and box._msgs:
-            updates = {**(updates or {}), **message_writes(box._msgs, next_stamp())}
-        if updates:
-            state_commit(h, version, updates, spec.plan.h, None, self._strict)
+        """Run a process (async or not) from a coroutine; see :meth:`execute`. Backoff between
+        attempts sleeps with ``asyncio.sleep``, so the event loop keeps running."""
+        return await _attempts_async(self, self._spec(fn_or_name), kwargs)
 
     # --- outbox -----------------------------------------------------------------------
 
@@ -251,20 +233,27 @@ class TheusEngine:
             raise ArgumentError(f"process_outbox: handler must be callable, got {type(handler).__name__}")
         delivered = 0
         with self._state.snapshot() as snap:
-            queued = snap.get("outbox", None)
+            queued = snap.get("outbox")
             keys = sorted(k for k in queued if k.startswith("m")) if queued is not None else []
             msgs = [(k, queued[k]) for k in keys]
+        h = self._state._h
         for key, raw in msgs:
             handler(OutboxMsg(raw["topic"], _thaw(raw["payload"])))
-            self._state.update({f"outbox.{key}": DELETE}, author="outbox")
+            commit(h, LATEST, {f"outbox.{key}": DELETE}, None, "outbox")
             delivered += 1
         return delivered
 
     def start_relay(self, handler: Callable[[OutboxMsg], Any], *, interval: float = 0.05) -> None:
         """Deliver outbox messages from a background thread every ``interval`` seconds (see
         :meth:`process_outbox`); a failing handler is retried on the next round."""
+        self._live("start_relay")
+        if not callable(handler):
+            raise ArgumentError(f"start_relay: handler must be callable, got {type(handler).__name__}")
+        if (not isinstance(interval, (int, float)) or isinstance(interval, bool)
+                or not math.isfinite(interval) or interval <= 0):
+            raise ArgumentError(f"start_relay: interval: expected a positive number of seconds, got {interval!r}")
         if self._relay is not None:
-            raise ArgumentError("a relay is already running; call stop_relay() first")
+            raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
         stop = threading.Event()
 
         def loop() -> None:
@@ -274,7 +263,11 @@ class TheusEngine:
                 except Exception as e:  # keep the message queued; report and retry later
                     self.relay_errors.append(e)
                 stop.wait(interval)
-            self.process_outbox(handler)
+            if not self._state.closed:
+                try:
+                    self.process_outbox(handler)
+                except Exception as e:
+                    self.relay_errors.append(e)
 
         t = threading.Thread(target=loop, name="theus-relay", daemon=True)
         self._relay = (t, stop)
@@ -285,29 +278,43 @@ class TheusEngine:
         relay, self._relay = self._relay, None
         if relay is not None:
             relay[1].set()
-            relay[0].join()
+            if relay[0] is not threading.current_thread():
+                relay[0].join()
 
     # --- workflows --------------------------------------------------------------------
 
     def load_workflow(self, path_or_yaml: str | os.PathLike[str]) -> Workflow:
-        """Parse a Flux workflow (a file path or YAML text) and check that every process it
-        names is registered. Raises :class:`FluxError` with line and column."""
+        """Parse a Flux workflow (a file path or YAML text) and check it against this engine
+        (every process it names is registered). Raises :class:`FluxError` with line and column."""
+        self._live("load_workflow")
         wf = Workflow(path_or_yaml)
         wf.validate(self)
         return wf
 
     def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
         """Run a workflow (a :class:`Workflow`, a path or YAML text); returns the executed
-        process names in order. Its trace is kept in :attr:`last_run`. Steps committed before a
-        failing step stay committed."""
-        wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
-        return wf.run(self, budget=budget)
+        process names in order. Its trace is kept in :attr:`last_run` (and the workflow's
+        ``last_run``). Steps committed before a failing step stay committed.
+
+        ``budget`` caps the operations (process steps, condition evaluations, loop
+        iterations) of the run; 0 means the default, 1,000,000."""
+        _count(budget, "execute_workflow: budget (0 = the default)")
+        self._live("execute_workflow")
+        wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
+        wf.validate(self)
+        sink: list[Any] = []
+        try:
+            return _core.flux_run(wf._h, self._state._h, self.execute, budget, sink)
+        finally:
+            if sink:
+                wf.last_run = self.last_run = RunResult(sink[0])
 
     async def execute_workflow_async(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
         """Run a workflow from a coroutine without blocking the event loop: the run happens
         in a worker thread (processes execute there)."""
+        _count(budget, "execute_workflow_async: budget (0 = the default)")
         wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
-        return await asyncio.to_thread(wf.run, self, budget=budget)
+        return await asyncio.to_thread(self.execute_workflow, wf, budget=budget)
 
     # --- state access -----------------------------------------------------------------
 
@@ -318,7 +325,7 @@ class TheusEngine:
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` if nothing they touch changed after ``expected_version``."""
-        return _core.state_commit(self._state._handle(), expected_version, updates, None, None, self._strict)
+        return self._state.compare_and_swap(expected_version, updates)
 
     def update(self, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` unconditionally (administrative write); returns the new version."""
@@ -329,19 +336,144 @@ class TheusEngine:
         return self._state.history()
 
     def at(self, version: int) -> Snapshot:
-        """A snapshot of a retained older version (see ``history=`` on the engine)."""
+        """A snapshot of a retained older version: one a live snapshot still holds, or one of
+        the last ``history=N`` versions the engine keeps whole (``TheusEngine(history=N)``)."""
         return self._state.at(version)
 
     def diff(self, v1: int, v2: int) -> list[Change]:
-        """Leaf paths added, changed or removed between two retained versions."""
+        """Leaf paths added, changed or removed between two retained versions (see ``history=``)."""
         return self._state.diff(v1, v2)
 
     def close(self) -> None:
-        """Release the state's values now."""
+        """Stop the relay and release the state's values now (idempotent). A process running
+        meanwhile fails with :class:`ArgumentError` when it commits; nothing is written."""
+        self.stop_relay()
         self._state.close()
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(
+            "theus.TheusEngine cannot be copied or pickled: it owns its state's core handle in this "
+            "process; create the engine in the worker instead (pass it the context, e.g. "
+            "engine.state.to_dict(), and register the processes there)"
+        )
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __copy__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__reduce_ex__(None)
+
     def __repr__(self) -> str:
+        if self._state.closed:
+            return f"<TheusEngine closed processes={len(self._processes)}>"
         return f"<TheusEngine version={self._state.version} processes={len(self._processes)}>"
+
+
+# The attempt loop: written once, compiled into two faces (the technique of `unasync`): a
+# coroutine for execute_async, where awaiting the process and the backoff let the event loop
+# run, and a plain function for execute, where an awaitable result is run to completion (or
+# refused inside a running loop) and the backoff sleeps. A generator shared by both faces would
+# cost a generator per call on the hot path; this costs nothing.
+#
+# One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
+# map its return value onto the outputs, add the attempt's outbox messages (then seal the
+# buffer), and commit through the one commit path (state.commit) with the process's plan as
+# reads.
+# A conflict re-runs the attempt after a jittered backoff, up to the process's retries.
+_ATTEMPT_LOOP = """
+{kind}def {name}(self, spec, kwargs):
+    fn = spec.fn
+    h = self._state._h
+    plan = spec.plan
+    single = spec.single
+    effect = spec.effect
+    extras = PURE_EXTRAS
+    attempt = 0
+    while True:
+        if effect:
+            box = Outbox()
+            extras = {{"outbox": box}}
+        version, ctx = state_begin(h, plan, extras)
+        result = fn(ctx, **kwargs)
+        if result.__class__ not in _DATA and isawaitable(result):
+            result = {wait}
+        ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
+        if single is not None and result.__class__ in _AS_IS:
+            updates = {{single: result}}
+        else:
+            updates = spec.map_outputs(result)
+        if effect:
+            msgs = box._msgs
+            box._msgs = SEALED  # a late add raises instead of being lost
+            if msgs:
+                updates = {{**(updates or {{}}), **message_writes(msgs, next_stamp())}}
+        if not updates:
+            return result
+        try:
+            commit(h, version, updates, plan, None)
+            return result
+        except TransactionError as e:
+            retries = self._retries if spec.retries is None else spec.retries
+            if attempt >= retries:
+                raise _gave_up(spec, e, attempt + 1, retries) from None
+        attempt += 1
+        {sleep}(_delay(attempt))
+"""
+
+
+def _face(name: str, **parts: str) -> Callable[..., Any]:
+    """Compile one face of the attempt loop; its source is registered with linecache so that
+    tracebacks through it show the lines."""
+    source = _ATTEMPT_LOOP.format(name=name, **parts)
+    filename = f"<theus attempt loop: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), globals(), namespace)
+    return namespace[name]
+
+
+def _gave_up(spec: ProcessSpec, e: TransactionError, attempts: int, retries: int) -> TransactionError:
+    """The TransactionError once a process's retries are used up: says how many attempts ran."""
+    last = str(e).removesuffix("; re-read and retry")  # the engine did re-read and retry
+    err = TransactionError(
+        f"{spec.name}: gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
+        f"(retries={retries}), the last one rejected: {last}; allow more with retries= on the "
+        "engine or on @process, or reduce contention on the conflicting paths",
+        e.expected_version, e.actual_version, e.conflicts, attempts=attempts,
+    )
+    return err
+
+
+def _no_running_loop(spec: ProcessSpec) -> None:
+    """Refuse to run an async process synchronously inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise TheusError(
+        f"{spec.name} is an async process and an event loop is running: use "
+        f"`await engine.execute_async({spec.name})`"
+    )
+
+
+def _run_awaitable(spec: ProcessSpec, result: Any) -> Any:
+    """A sync call of a process gave an awaitable (a coroutine behind a wrapper): await it to
+    completion here, or refuse clearly inside a running loop. It is never committed as is."""
+    try:
+        _no_running_loop(spec)
+    except TheusError:
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()  # no "never awaited" warning for a coroutine we refuse
+        raise
+
+    async def wait() -> Any:
+        return await result
+
+    return asyncio.run(wait())
 
 
 def _thaw(value: Any) -> Any:
@@ -353,10 +485,13 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+isawaitable = inspect.isawaitable
+
+_attempts_sync = _face("_attempts_sync", kind="", wait="_run_awaitable(spec, result)", sleep="time.sleep")
+_attempts_async = _face("_attempts_async", kind="async ", wait="await result", sleep="await asyncio.sleep")
+
+
 def _delay(attempt: int) -> float:
     """Jittered exponential backoff: up to 0.1 ms, 0.2 ms, 0.4 ms, ... capped at 20 ms."""
     return random.uniform(0, min(0.02, 0.0001 * (2 ** (attempt - 1))))
 
-
-def _backoff(attempt: int) -> None:
-    time.sleep(_delay(attempt))

@@ -56,7 +56,8 @@ class TransactionError(TheusError):
 
     ``expected_version`` is the version the writer started from, ``actual_version`` the version
     it found, and ``conflicts`` the declared paths that changed in between (empty when a strict
-    check rejected any change).
+    check rejected any change). ``attempts`` is how many attempts a process made before giving
+    up (``None`` for a single commit such as ``compare_and_swap``).
     """
 
     def __init__(
@@ -65,11 +66,14 @@ class TransactionError(TheusError):
         expected_version: int | None = None,
         actual_version: int | None = None,
         conflicts: tuple[str, ...] = (),
+        *,
+        attempts: int | None = None,
     ) -> None:
         super().__init__(message)
         self.expected_version = expected_version
         self.actual_version = actual_version
         self.conflicts = tuple(conflicts)
+        self.attempts = attempts
 
 
 class ContractViolationError(TheusError):

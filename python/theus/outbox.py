@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import ContractViolationError
 
-__all__ = ["OutboxMsg", "Outbox"]
+__all__ = ["OutboxMsg", "Outbox", "PURE_EXTRAS", "SEALED", "message_writes", "next_stamp"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class OutboxMsg:
 class Outbox:
     """``ctx.outbox`` of an effect process: messages added here are committed with the
     process's update, in order, and vanish with a failed or retried attempt (each attempt gets
-    a new buffer). They are delivered by ``engine.process_outbox()`` or a relay."""
+    a new buffer). They are delivered by ``engine.process_outbox()`` or a relay. Once the
+    attempt is over the buffer is sealed: a late ``add`` raises instead of being lost."""
 
     _msgs: list[OutboxMsg] | None = None  # set on the first add: creating a buffer stays cheap
 
@@ -36,15 +37,48 @@ class Outbox:
             )
         elif payload is not None:
             raise ContractViolationError("outbox.add: give the payload inside the OutboxMsg, not beside it")
-        if self._msgs is None:
-            self._msgs = []
-        self._msgs.append(msg)
+        msgs = self._msgs
+        if msgs is None:
+            self._msgs = msgs = []
+        elif msgs is SEALED:
+            raise ContractViolationError(
+                "outbox.add: the process attempt this outbox belongs to is over; add messages "
+                "while the process runs (they commit with its return value)"
+            )
+        msgs.append(msg)
 
     def __len__(self) -> int:
-        return len(self._msgs) if self._msgs else 0
+        msgs = self._msgs
+        return len(msgs) if msgs else 0
 
     def __repr__(self) -> str:
         return f"<theus.Outbox pending={len(self)}>"
+
+
+SEALED: list[OutboxMsg] = []
+"""The buffer of an outbox whose attempt is over (the engine sets it): add refuses it."""
+
+
+class _PureOutbox:
+    """``ctx.outbox`` of a ``semantic="pure"`` process: any add is a contract violation."""
+
+    __slots__ = ()
+
+    def add(self, msg: Any = None, payload: Any = None) -> None:
+        raise ContractViolationError(
+            "outbox.add: this process is declared semantic=\"pure\", which forbids side effects; "
+            "declare it with @process(..., semantic=\"effect\") to add outbox messages"
+        )
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<theus.Outbox of a pure process: adds are refused>"
+
+
+PURE_EXTRAS: dict[str, Any] = {"outbox": _PureOutbox()}
+"""The context extras of a pure process (one shared, immutable buffer)."""
 
 
 _seq = itertools.count(1)

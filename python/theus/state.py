@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from . import _core
-from .errors import ArgumentError, PathError
+from .errors import ArgumentError, ContextError, PathError, TransactionError
 
-__all__ = ["State", "Snapshot", "CommitRecord", "Change"]
+__all__ = ["State", "Snapshot", "CommitRecord", "Change", "commit", "LATEST"]
 
 _MISSING: Any = object()
 
@@ -36,65 +36,107 @@ def _zone(name: str) -> str:
     return "global" if name == "global_" else name
 
 
+def _refuse_copy(obj: object, fix: str) -> TypeError:
+    """The TypeError for copying or pickling an object that owns a core handle."""
+    name = type(obj).__name__
+    return TypeError(
+        f"theus.{name} cannot be copied or pickled: it owns a core handle of this process, which a "
+        f"copy or another process cannot share; {fix}"
+    )
+
+
+def _not_kept(e: TransactionError) -> TransactionError:
+    """A version that is not kept: the error names ``history=``, the option that keeps it."""
+    if "history=" in str(e) or "future" in str(e):
+        return e
+    return TransactionError(
+        f"{e}; to read older versions, keep them whole with history=N (TheusEngine(history=N) "
+        "or State(history=N) keeps the last N)",
+        e.expected_version, e.actual_version, e.conflicts,
+    )
+
+
+def _updates(updates: Any) -> Any:
+    """A commit's updates as a dict: other mappings (a FrozenDict, a MappingProxyType) are
+    copied; anything else goes to the core as it is, which names the problem."""
+    if type(updates) is not dict and isinstance(updates, Mapping):
+        return dict(updates)
+    return updates
+
+
 class Snapshot:
     """An immutable view of one version of a :class:`State`.
 
     Zones read as attributes (``snap.domain``, ``snap.global_``), paths with ``snap["domain.x"]``
     or :meth:`get`. Values come back read-only (``FrozenDict``, ``FrozenList``, ...). A snapshot
-    keeps its version's values alive until it is released (:meth:`release`, ``with``, or when
-    it is garbage collected).
+    keeps its version's values (and its state) alive until it is released (:meth:`release`,
+    ``with``, or when it is garbage collected); after :meth:`release` every read raises
+    :class:`ArgumentError`.
+
+    A snapshot is not data: ``copy``, ``deepcopy`` and ``pickle`` raise ``TypeError``; share the
+    snapshot itself (it is immutable) or take plain data with :meth:`to_dict`.
     """
 
     __slots__ = ("_h", "_version", "_zones", "__weakref__")
 
-    def __init__(self, handle: int, version: int) -> None:
-        self._h = handle
-        self._version = version
-        self._zones: dict[str, Any] = {}
+    def __init__(self, handle: Any, version: int) -> None:
+        object.__setattr__(self, "_h", handle)
+        object.__setattr__(self, "_version", version)
+        object.__setattr__(self, "_zones", {})
+
+    def _closed(self) -> ArgumentError:
+        """The error of a released snapshot, or of one whose state was closed (worded by the
+        core, which knows which)."""
+        try:
+            _core.snapshot_get(self._h, None)
+        except ArgumentError as e:
+            return e
+        return ArgumentError("the snapshot was released; take a new one with state.snapshot() or engine.state")
 
     @property
     def version(self) -> int:
         """The version this snapshot shows."""
+        if self._h.closed:
+            raise self._closed()
         return self._version
-
-    def _handle(self) -> int:
-        if self._h is None:
-            raise ArgumentError("this snapshot was released; take a new one with state.snapshot()")
-        return self._h
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         zone = _zone(name)
+        if self._h.closed:
+            raise self._closed()
         try:
             return self._zones[zone]
         except KeyError:
             pass
         try:
-            value = _core.snapshot_get(self._handle(), zone)
+            value = _core.snapshot_get(self._h, zone)
         except PathError:
             raise AttributeError(f"no zone named {zone!r} in version {self._version}") from None
         self._zones[zone] = value
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in Snapshot.__slots__:
-            object.__setattr__(self, name, value)
-            return
-        from .errors import ContextError
-
         raise ContextError(
             f"snapshot.{name} is read-only: change state by returning the new value from a "
             "process (or with compare_and_swap)"
         )
 
+    def __delattr__(self, name: str) -> None:
+        raise ContextError(f"snapshot.{name} is read-only: a snapshot cannot be changed")
+
     def __getitem__(self, path: str) -> Any:
-        return _core.snapshot_get(self._handle(), path)
+        if path is None:
+            raise PathError("snapshot[None]: a path is a dotted str such as 'domain.counter'", None, "malformed")
+        return _core.snapshot_get(self._h, path)
 
     def get(self, path: str, default: Any = None) -> Any:
         """The read-only value at ``path``, or ``default`` when the path names nothing."""
+        if path is None:
+            raise PathError("snapshot.get(None): a path is a dotted str such as 'domain.counter'", None, "malformed")
         try:
-            return _core.snapshot_get(self._handle(), path)
+            return _core.snapshot_get(self._h, path)
         except PathError as e:
             if e.code in ("not_found", "not_a_branch"):
                 return default
@@ -103,15 +145,19 @@ class Snapshot:
     def __contains__(self, path: object) -> bool:
         return self.get(path, _MISSING) is not _MISSING  # type: ignore[arg-type]
 
+    def zones(self) -> list[str]:
+        """The names of the top-level zones in this version."""
+        return list(_core.snapshot_get(self._h, None).keys())
+
     def to_dict(self) -> dict[str, Any]:
         """A deep, mutable, independent copy of the whole version as plain dicts and lists."""
-        return _core.snapshot_get(self._handle(), None).to_dict()
+        return _core.snapshot_get(self._h, None).to_dict()
 
     def release(self) -> None:
-        """Unpin this version now (idempotent); values only it kept alive are freed."""
-        h, self._h = self._h, None
-        if h is not None and _core is not None:
-            _core.snapshot_release(h)
+        """Unpin this version now (idempotent); values only it kept alive are freed, zone views
+        it cached included. Reads raise :class:`ArgumentError` afterwards."""
+        self._h.close()
+        self._zones.clear()
 
     def __enter__(self) -> "Snapshot":
         return self
@@ -119,14 +165,20 @@ class Snapshot:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # interpreter shutdown: the module may be gone
-            pass
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise _refuse_copy(self, "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data")
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __copy__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__reduce_ex__(None)
 
     def __repr__(self) -> str:
-        state = "released" if self._h is None else "live"
+        state = "released" if self._h.closed else "live"
         return f"<theus.Snapshot version={self._version} {state}>"
 
 
@@ -141,6 +193,10 @@ class State:
     ``strict=True`` rejects a commit when *any* commit happened after its expected version
     (by default only changes to the paths it writes or declares as read conflict).
     ``history=N`` keeps the last N versions whole for :meth:`at` and :meth:`diff`.
+
+    A State is not data: ``copy``, ``deepcopy`` and ``pickle`` raise ``TypeError``; build a new
+    one from ``state.snapshot().to_dict()``. After :meth:`close` every method raises
+    :class:`ArgumentError`.
     """
 
     __slots__ = ("_h", "__weakref__")
@@ -153,29 +209,29 @@ class State:
         history: int = 0,
         history_size: int = 1000,
     ) -> None:
-        self._h = None
         if context is None:
             context = {}
         if not isinstance(context, dict):
             raise ArgumentError(
-                "the initial context must be a dict of zones such as {'domain': {...}}, "
+                "State: the initial context must be a dict of zones such as {'domain': {...}}, "
                 f"got {type(context).__name__}"
             )
-        for name in ("history", "history_size"):
-            value = history if name == "history" else history_size
+        if not isinstance(strict, bool):
+            raise ArgumentError(f"State: strict: expected True or False, got {strict!r}")
+        for name, value in (("history", history), ("history_size", history_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ArgumentError(f"{name}: expected an int >= 0, got {value!r}")
-        self._h = _core.state_new(context, bool(strict), history, history_size)
-
-    def _handle(self) -> int:
-        if self._h is None:
-            raise ArgumentError("this State was closed")
-        return self._h
+                raise ArgumentError(f"State: {name}: expected an int >= 0, got {value!r}")
+        self._h = _core.state_new(context, strict, history, history_size)
 
     @property
     def version(self) -> int:
         """The newest committed version (0 for a new state)."""
-        return _core.state_version(self._handle())
+        return _core.state_version(self._h)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` released the state."""
+        return self._h.closed
 
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The read-only value at ``path`` in the newest version.
@@ -184,14 +240,14 @@ class State:
         ``default`` is given.
         """
         try:
-            return _core.state_get(self._handle(), path)
+            return _core.state_get(self._h, path)
         except PathError as e:
             if default is not _MISSING and e.code in ("not_found", "not_a_branch"):
                 return default
             raise
 
     def __getitem__(self, path: str) -> Any:
-        return _core.state_get(self._handle(), path)
+        return _core.state_get(self._h, path)
 
     def compare_and_swap(
         self,
@@ -210,49 +266,49 @@ class State:
         ``actual_version`` and ``conflicts``) when rejected; nothing is written then.
         """
         if reads is not None:
+            if isinstance(reads, str) or not isinstance(reads, (tuple, list)):
+                raise ArgumentError(f"compare_and_swap: reads: expected a list of paths, got {type(reads).__name__}")
             reads = tuple(reads)
-        return _core.state_commit(self._handle(), expected_version, updates, reads, author, False)
+        return commit(self._h, expected_version, updates, reads, author)
 
     def update(self, updates: Mapping[str, Any], *, author: str | None = None) -> int:
         """Commit ``updates`` unconditionally (an administrative write); returns the new version."""
-        from .errors import TransactionError
-
-        while True:
-            try:
-                return _core.state_commit(
-                    self._handle(), _core.state_version(self._h), updates, None, author, False
-                )
-            except TransactionError:
-                continue  # a concurrent writer touched the same paths: apply on top of it
+        return commit(self._h, LATEST, updates, None, author)
 
     def snapshot(self) -> Snapshot:
         """A :class:`Snapshot` of the newest version."""
-        h, v = _core.state_snapshot(self._handle())
+        h, v = _core.state_snapshot(self._h)
         return Snapshot(h, v)
 
     def at(self, version: int) -> Snapshot:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
-        the last ``history`` versions. Raises :class:`TransactionError` otherwise."""
-        h, v = _core.state_at(self._handle(), version)
+        the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
+        otherwise."""
+        try:
+            h, v = _core.state_at(self._h, version)
+        except TransactionError as e:
+            raise _not_kept(e) from None
         return Snapshot(h, v)
 
     def history(self) -> list[CommitRecord]:
         """The last commits (at most ``history_size``), oldest first."""
-        return [CommitRecord(v, a or None, p, t) for v, a, p, t in _core.state_history(self._handle())]
+        return [CommitRecord(v, a or None, p, t) for v, a, p, t in _core.state_history(self._h)]
 
     def diff(self, v1: int, v2: int) -> list[Change]:
         """The leaf paths added, changed or removed between two retained versions."""
-        return [Change(*c) for c in _core.state_diff(self._handle(), v1, v2)]
+        try:
+            return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
+        except TransactionError as e:
+            raise _not_kept(e) from None
 
     def stats(self) -> dict[str, int]:
         """Bookkeeping counters (live snapshots, values waiting for release, ...)."""
-        return _core.state_stats(self._handle())
+        return _core.state_stats(self._h)
 
     def close(self) -> None:
-        """Release every value this state holds (idempotent). The state is unusable afterwards."""
-        h, self._h = self._h, None
-        if h is not None and _core is not None:
-            _core.state_close(h)
+        """Release every value this state holds (idempotent). Every method raises
+        :class:`ArgumentError` afterwards; snapshots taken before read as closed too."""
+        self._h.close()
 
     def __enter__(self) -> "State":
         return self
@@ -260,16 +316,53 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module may be gone
-            pass
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise _refuse_copy(self, "build a new State from state.snapshot().to_dict() instead")
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __copy__(self) -> Any:
+        return self.__reduce_ex__(None)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__reduce_ex__(None)
 
     def __repr__(self) -> str:
-        if self._h is None:
+        if self._h.closed:
             return "<theus.State closed>"
         return f"<theus.State version={self.version}>"
 
     def __iter__(self) -> Iterator[str]:
         raise TypeError("State is not iterable; take a snapshot() and read its zones")
+
+
+# How many times an unconditional write is re-applied on top of concurrent writers before it
+# reports the contention (each round loses only to a commit that succeeded).
+_UPDATE_ROUNDS = 10_000
+
+
+LATEST: Any = object()
+"""``expected`` for :func:`commit`: write unconditionally, on top of the newest version."""
+
+
+def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None) -> int:
+    """The one commit path of theus: every write (a process's return, compare_and_swap,
+    update, an outbox delivery) goes through here to the core's compare-and-swap. ``expected``
+    is the version the writer started from, or :data:`LATEST` to commit unconditionally, on top
+    of whatever concurrent writers committed meanwhile; ``reads`` is a tuple of paths, a
+    process's plan or None; ``author`` None names the plan's process (or nobody)."""
+    if type(updates) is dict and expected is not LATEST:  # the hot case first
+        return state_commit(handle, expected, updates, reads, author, False)
+    updates = _updates(updates)
+    if expected is not LATEST:
+        return state_commit(handle, expected, updates, reads, author, False)
+    for _ in range(_UPDATE_ROUNDS):
+        try:
+            return state_commit(handle, _core.state_version(handle), updates, reads, author, False)
+        except TransactionError:
+            continue  # a concurrent writer touched the same paths: apply on top of it
+    raise TransactionError(f"update: still conflicting after {_UPDATE_ROUNDS} attempts (heavy contention)")
+
+
+state_commit = _core.state_commit

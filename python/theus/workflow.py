@@ -36,19 +36,31 @@ class TraceEntry(NamedTuple):
 class RunResult:
     """A run's record: ``executed`` process names in order, its ``trace`` (a list of
     :class:`TraceEntry`) and how many entries were ``dropped`` beyond the cap (10,000). The
-    trace is kept in the core and converted to Python objects when first read."""
+    trace is kept in the core and converted to Python objects when first read.
+
+    A RunResult is plain data: ``copy``, ``deepcopy`` and ``pickle`` give an equal record
+    (the trace is read first), so a worker process can send it back."""
 
     __slots__ = ("_h", "_data")
 
-    def __init__(self, handle: int) -> None:
+    def __init__(self, handle: Any) -> None:
         self._h = handle
         self._data: tuple[tuple[str, ...], list[TraceEntry], int] | None = None
+
+    @classmethod
+    def _of(cls, executed: tuple[str, ...], trace: list[Any], dropped: int) -> "RunResult":
+        """A RunResult from its data (what copies and pickles rebuild)."""
+        run = cls.__new__(cls)
+        run._h = None
+        run._data = (tuple(executed), [TraceEntry(*e) for e in trace], int(dropped))
+        return run
 
     def _load(self) -> tuple[tuple[str, ...], list[TraceEntry], int]:
         if self._data is None:
             executed, entries, dropped = _core.flux_trace(self._h)
             self._data = (executed, [TraceEntry(*e) for e in entries], dropped)
-            self._free()
+            self._h.close()  # the data now lives here
+            self._h = None
         return self._data
 
     @property
@@ -66,16 +78,16 @@ class RunResult:
         """Entries not kept because the trace reached its cap."""
         return self._load()[2]
 
-    def _free(self) -> None:
-        h, self._h = self._h, None
-        if h is not None and _core is not None:
-            _core.flux_free(h)
+    def __reduce__(self) -> Any:
+        executed, trace, dropped = self._load()
+        return (RunResult._of, (executed, [tuple(e) for e in trace], dropped))
 
-    def __del__(self) -> None:
-        try:
-            self._free()
-        except Exception:  # interpreter shutdown: the module may be gone
-            pass
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return self._load() == other._load()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<theus.RunResult executed={len(self.executed)} entries={len(self.trace)}>"
@@ -102,20 +114,33 @@ def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
 
 
 class Workflow:
-    """A parsed Flux workflow. Parsing checks its structure and compiles its conditions; it can
-    be validated against an engine and run any number of times."""
+    """A parsed Flux workflow: a document. Parsing checks its structure and compiles its
+    conditions; :meth:`validate` checks it against an engine, and the engine runs it
+    (:meth:`TheusEngine.execute_workflow`) any number of times.
 
-    __slots__ = ("_h", "name", "description", "process_names", "file", "last_run", "_zones")
+    A Workflow is plain data: ``copy``, ``deepcopy`` and ``pickle`` give a workflow parsed again
+    from the same source (its ``last_run`` is not copied), so it can be sent to a worker process
+    and run there by an engine of that process."""
+
+    __slots__ = ("_h", "name", "description", "process_names", "file", "source", "last_run", "_zones")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
-        self._h = None
-        self.name = self.file = ""
-        self.process_names: tuple[str, ...] = ()
         text, file = _source(path_or_yaml)
+        self._parse(text, file)
+
+    def _parse(self, text: str, file: str) -> None:
         self._h, self.name, self.description, self.process_names, zones = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
         self.file = file
+        self.source = text
         self.last_run: RunResult | None = None
+
+    @classmethod
+    def _of(cls, text: str, file: str) -> "Workflow":
+        """A workflow parsed from its source text (what copies and pickles rebuild)."""
+        wf = cls.__new__(cls)
+        wf._parse(text, file)
+        return wf
 
     def validate(self, engine: "TheusEngine") -> None:
         """Raise :class:`FluxError` (with line, column and "did you mean") unless every process
@@ -126,31 +151,16 @@ class Workflow:
         zones = None  # checked in the core only when a zone is not known here
         if not self._zones <= engine._zones:
             with engine._state.snapshot() as snap:  # a zone added since by update()
-                engine._zones.update(snap.get(None).keys())
+                engine._zones.update(snap.zones())
             zones = tuple(engine._zones)
-        _core.flux_check(self._h, tuple(engine._processes), zones)
+        _core.flux_check(self._h, tuple(engine.processes), zones)
 
     def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
-        """Run on ``engine``; returns the executed process names in order. The trace is kept
-        in :attr:`last_run` (and on the engine as ``last_run``), also when the run fails.
+        """Run on ``engine``: the same as ``engine.execute_workflow(self, budget=budget)``."""
+        return engine.execute_workflow(self, budget=budget)
 
-        ``budget`` caps the operations (process steps, condition evaluations, loop
-        iterations) of the run; 0 means the default, 1,000,000."""
-        self.validate(engine)
-        sink: list[Any] = []
-        try:
-            return _core.flux_run(self._h, engine._state._handle(), engine.execute, budget, sink)
-        finally:
-            if sink:
-                self.last_run = engine.last_run = RunResult(sink[0])
-
-    def __del__(self) -> None:
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and _core is not None:
-            try:
-                _core.flux_free(h)
-            except Exception:  # interpreter shutdown: the module may be gone
-                pass
+    def __reduce__(self) -> Any:
+        return (Workflow._of, (self.source, self.file))
 
     def __repr__(self) -> str:
         return f"<theus.Workflow {self.name or self.file!r} processes={list(self.process_names)}>"

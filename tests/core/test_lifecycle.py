@@ -70,11 +70,36 @@ def test_dropping_the_state_releases_everything():
     assert ref() is None
 
 
+def _released_by_replacing_a_branch(read_it: bool) -> int:
+    """How many values and memos one snapshot's release frees after domain.a was replaced
+    (with or without reading domain.a first, which builds and caches the branch's dict)."""
+    s = State({"domain": {"a": {"x": 1, "y": {"z": 2}}}})
+    snap = s.snapshot()
+    if read_it:
+        view = snap.domain.a  # builds the memos of domain and domain.a, cached on the nodes
+        assert view["y"]["z"] == 2
+    s.compare_and_swap(0, {"domain.a": {"x": 3}})
+    held = s.stats()
+    assert held["pending_release"] > 0  # the snapshot still pins what the commit replaced
+    before = held["released"]
+    snap.release()
+    after = s.stats()
+    assert after["pending_release"] == 0 and after["live_snapshots"] == 0
+    return after["released"] - before
+
+
 def test_memo_of_a_replaced_branch_is_released():
+    plain = _released_by_replacing_a_branch(read_it=False)
+    with_memo = _released_by_replacing_a_branch(read_it=True)
+    assert plain > 0
+    assert with_memo > plain  # the memos built by the read were released too
+
+
+def test_a_view_read_before_the_commit_keeps_its_own_reference():
     s = State({"domain": {"a": {"x": 1}}})
-    view = s.get("domain.a")  # builds and caches the branch's dict
+    view = s.get("domain.a")
     s.compare_and_swap(0, {"domain.a.x": 2})
-    assert view["x"] == 1  # the view keeps its own reference
+    assert view["x"] == 1
     assert s.get("domain.a.x") == 2
     assert s.stats()["pending_release"] == 0
 
@@ -96,11 +121,20 @@ def test_replacing_a_100mb_value_50_times_keeps_memory_flat():
 
 def test_many_commits_leave_nothing_pending():
     s = State({"domain": {"x": 0}})
+    held = []
     for v in range(20_000):
+        if v % 1_000 == 0:
+            held.append(s.snapshot())  # pins version v: its value must wait for the release
         s.compare_and_swap(v, {"domain.x": [v]})
+    stats = s.stats()
+    assert stats["live_snapshots"] == 20
+    assert stats["pending_release"] >= 20
+    for snap in held:
+        snap.release()
     stats = s.stats()
     assert stats["pending_release"] == 0
     assert stats["live_snapshots"] == 0
+    assert stats["released"] == 20_000  # every replaced value, once
 
 
 def test_large_commits_release_through_the_pending_queue_before_returning():

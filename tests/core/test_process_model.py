@@ -22,19 +22,18 @@ def _run(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 def test_forked_child_gets_a_clear_error_instead_of_hanging():
     proc = _run("""
-        import os, sys, time
+        import os, sys
         import theus
         s = theus.State({"domain": {"x": 0}})
         s.compare_and_swap(0, {"domain.x": 1})
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            t0 = time.monotonic()
             try:
                 s.compare_and_swap(1, {"domain.x": 2})
                 msg = "no error"
             except RuntimeError as e:
-                msg = f"{time.monotonic() - t0:.3f} {e}"
+                msg = f"RuntimeError {e}"
             os.write(w, msg.encode())
             os._exit(0)
         os.close(w)
@@ -42,11 +41,11 @@ def test_forked_child_gets_a_clear_error_instead_of_hanging():
         os.waitpid(pid, 0)
         print(out)
         print("parent", s.get("domain.x"))
-    """, timeout=30)
+    """, timeout=30)  # a hang in the child fails here (subprocess.TimeoutExpired)
     assert proc.returncode == 0, proc.stderr
     first, parent = proc.stdout.strip().splitlines()
-    took, _, message = first.partition(" ")
-    assert float(took) < 1.0
+    kind, _, message = first.partition(" ")
+    assert kind == "RuntimeError", first
     assert "spawn" in message and "forkserver" in message
     assert parent == "parent 1"
 

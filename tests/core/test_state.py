@@ -287,12 +287,13 @@ def test_committed_arrays_and_buffers_are_copies():
     assert s.get("domain.mv") == b"xy"
 
 
-def test_a_handle_that_was_never_issued_is_an_argument_error_and_the_interpreter_survives():
+def test_a_number_is_never_a_core_handle():
     from theus import _core
 
-    with pytest.raises(theus.ArgumentError, match="not a live theus handle"):
-        _core.state_get(987_654_321, "domain.x")  # a handle that was never issued
     s = State({"domain": {"x": 1}})
+    for number in (987_654_321, 1, 2, 3):  # never issued, or issued to some other object
+        with pytest.raises(theus.ArgumentError, match="expected a theus handle"):
+            _core.state_get(number, "domain.x")
     assert s.get("domain.x") == 1  # still fully usable
 
 

@@ -46,11 +46,18 @@ def test_decorated_function_stays_callable():
 def test_bare_decorator():
     @process
     def noop(ctx):
+        return None
+
+    @process
+    def lossy(ctx):
         return 5
     e = TheusEngine()
     e.register(noop)
-    assert e.execute(noop) == 5
+    assert e.execute(noop) is None
     assert e.state.version == 0  # no outputs: nothing written
+    with pytest.raises(ContractViolationError, match="declares no outputs"):
+        e.execute(lossy)  # the value would be lost silently
+    assert e.state.version == 0
 
 
 def test_several_outputs_tuple_dict_and_state_update(engine):

@@ -350,3 +350,46 @@ def test_dict_views_and_iterators_of_state_are_refused():
         with pytest.raises(ArgumentError, match=fragment):
             st.update({"domain.x": bad})
     assert st.version == 0
+
+
+class _Recorder:
+    seen: list = []
+
+    def __init__(self):
+        self.items = [1, 2]
+
+    def __repr__(self):
+        _Recorder.seen.append(self)
+        return f"Rec({len(self.items)})"
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_frozenobject_repr_runs_with_the_view_as_self(depth):
+    value = _Recorder()
+    for _ in range(depth - 1):
+        value = [value]
+    st = State({"domain": {"o": value}})
+    read = st.get("domain.o")
+    for _ in range(depth - 1):
+        read = read[0]
+    _Recorder.seen.clear()
+    assert repr(read) == "FrozenObject(Rec(2))"
+    assert len(_Recorder.seen) == 1
+    leaked = _Recorder.seen[0]
+    assert type(leaked) is FrozenObject
+    with pytest.raises(ContextError):
+        leaked.items.append(3)
+    again = st.get("domain.o")
+    for _ in range(depth - 1):
+        again = again[0]
+    assert len(again.items) == 2
+
+
+def test_frozenobject_default_repr_names_the_class():
+    class Plain:
+        def __init__(self):
+            self.a = 1
+
+    st = State({"domain": {"o": Plain()}})
+    assert repr(st.get("domain.o")).startswith("FrozenObject(<")
+    assert "Plain object at" in repr(st.get("domain.o"))

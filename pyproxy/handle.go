@@ -1,0 +1,28 @@
+package pyproxy
+
+// #include "internal.h"
+import "C"
+
+import "unsafe"
+
+// Handle kinds: what a Handle owns (used in its repr and messages).
+const (
+	HandleState    = C.THEUS_HANDLE_STATE
+	HandleSnapshot = C.THEUS_HANDLE_SNAPSHOT
+	HandlePlan     = C.THEUS_HANDLE_PLAN
+	HandleWorkflow = C.THEUS_HANDLE_WORKFLOW
+	HandleTrace    = C.THEUS_HANDLE_TRACE
+)
+
+// InitHandles readies the Handle type (handle.c) and adds it to module. It reports false
+// with a Python exception set on failure.
+func InitHandles(module unsafe.Pointer) bool {
+	return C.theus_handle_init((*C.PyObject)(module)) == 0
+}
+
+// NewHandle returns a new reference to a Handle owning h, a core handle of the given kind;
+// parent (or nil) is kept alive as long as the Handle. nil with a Python exception set on
+// failure (the caller still owns h then).
+func NewHandle(h uintptr, kind int, parent unsafe.Pointer) unsafe.Pointer {
+	return unsafe.Pointer(C.theus_handle_new(C.uintptr_t(h), C.int(kind), (*C.PyObject)(parent)))
+}
