@@ -137,7 +137,6 @@ func handle[T any](c *call, i int) (T, error) {
 	return v, nil
 }
 
-
 // handleValue is h's value, nil when h no longer names one (closed from a finalizer that ran
 // between the argument read and here).
 func handleValue(h cgo.Handle) (v any) {
