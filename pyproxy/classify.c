@@ -517,7 +517,10 @@ readonly_array_copy(PyObject *arr)
         Py_DECREF(c);
         return NULL;
     }
-    return c;
+    /* a view of the read-only copy: its own WRITEABLE flag cannot be turned back on */
+    PyObject *v = PyObject_CallMethodNoArgs(c, str_view);
+    Py_DECREF(c);
+    return v;
 }
 
 /* readonly_plain_array returns a read-only numpy.ndarray with arr's dtype and shape over arr's
