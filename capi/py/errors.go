@@ -322,7 +322,7 @@ func versionMessage(e *kernel.VersionError) string {
 			"snapshot of them is held); keep the last N versions with TheusEngine(history=N) or State(history=N), "+
 			"or hold a snapshot of that version", e.Requested, e.Current)
 	}
-	return fmt.Sprintf("version %d: does not exist yet (the current version is %d); use a version read from "+
+	return fmt.Sprintf("version %d: does not exist yet, it is in the future (the current version is %d); use a version read from "+
 		".version of the state or of a snapshot", e.Requested, e.Current)
 }
 

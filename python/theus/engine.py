@@ -63,7 +63,8 @@ _AS_IS = _DATA - {dict, type(None)}
 def _count(value: Any, what: str, *, minimum: int = 0) -> int:
     """Check an int option (bools and other types are refused, naming the option)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ArgumentError(f"{what}: expected an int >= {minimum}, got {value!r}")
+        raise ArgumentError(f"{what}: expected an int >= {minimum}, got {value!r}" if type(value) is int else
+                            f"{what}: expected an int >= {minimum}, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -390,13 +391,13 @@ _ATTEMPT_LOOP = """
     plan = spec.plan
     single = spec.single
     effect = spec.effect
-    extras = PURE_EXTRAS
     attempt = 0
     while True:
-        if effect:
+        if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
             box = Outbox()
-            extras = {{"outbox": box}}
-        version, ctx = state_begin(h, plan, extras)
+            version, ctx = state_begin(h, plan, {{"outbox": box}})
+        else:
+            version, ctx = state_begin(h, plan, PURE_EXTRAS)
         result = fn(ctx, **kwargs)
         if result.__class__ not in _DATA and isawaitable(result):
             result = {wait}

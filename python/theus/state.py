@@ -45,17 +45,6 @@ def _refuse_copy(obj: object, fix: str) -> TypeError:
     )
 
 
-def _not_kept(e: TransactionError) -> TransactionError:
-    """A version that is not kept: the error names ``history=``, the option that keeps it."""
-    if "history=" in str(e) or "future" in str(e):
-        return e
-    return TransactionError(
-        f"{e}; to read older versions, keep them whole with history=N (TheusEngine(history=N) "
-        "or State(history=N) keeps the last N)",
-        e.expected_version, e.actual_version, e.conflicts,
-    )
-
-
 def _updates(updates: Any) -> Any:
     """A commit's updates as a dict: other mappings (a FrozenDict, a MappingProxyType) are
     copied; anything else goes to the core as it is, which names the problem."""
@@ -284,10 +273,7 @@ class State:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
         the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
         otherwise."""
-        try:
-            h, v = _core.state_at(self._h, version)
-        except TransactionError as e:
-            raise _not_kept(e) from None
+        h, v = _core.state_at(self._h, version)  # a version not kept: the error names history=
         return Snapshot(h, v)
 
     def history(self) -> list[CommitRecord]:
@@ -295,11 +281,9 @@ class State:
         return [CommitRecord(v, a or None, p, t) for v, a, p, t in _core.state_history(self._h)]
 
     def diff(self, v1: int, v2: int) -> list[Change]:
-        """The leaf paths added, changed or removed between two retained versions."""
-        try:
-            return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
-        except TransactionError as e:
-            raise _not_kept(e) from None
+        """The paths added, changed or removed between two retained versions: leaves, and
+        empty branches as a unit; a leaf replaced by a branch (or the reverse) is one change."""
+        return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
 
     def stats(self) -> dict[str, int]:
         """Bookkeeping counters (live snapshots, values waiting for release, ...)."""

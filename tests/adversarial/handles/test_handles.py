@@ -198,7 +198,7 @@ NUMBER_CALLS = [
     ("state_diff", lambda n, s, snap, plan, wf: _core.state_diff(n, 0, 0)),
     ("state_stats", lambda n, s, snap, plan, wf: _core.state_stats(n)),
     ("snapshot_get", lambda n, s, snap, plan, wf: _core.snapshot_get(n, "domain.x")),
-    ("flux_check", lambda n, s, snap, plan, wf: _core.flux_check(n, ())),
+    ("flux_check", lambda n, s, snap, plan, wf: _core.flux_check(n, (), None)),
     ("flux_run workflow", lambda n, s, snap, plan, wf: _core.flux_run(n, s._h, print, 0, [])),
     ("flux_run state", lambda n, s, snap, plan, wf: _core.flux_run(wf._h, n, print, 0, [])),
     ("flux_trace", lambda n, s, snap, plan, wf: _core.flux_trace(n)),
@@ -220,7 +220,7 @@ WRONG_KIND = [
     ("workflow as state", lambda s, snap, plan, wf: _core.state_snapshot(wf._h)),
     ("state as snapshot", lambda s, snap, plan, wf: _core.snapshot_get(s._h, "domain.x")),
     ("state as plan", lambda s, snap, plan, wf: _core.state_begin(s._h, s._h, None)),
-    ("snapshot as workflow", lambda s, snap, plan, wf: _core.flux_check(snap, ())),
+    ("snapshot as workflow", lambda s, snap, plan, wf: _core.flux_check(snap, (), None)),
     ("state as trace", lambda s, snap, plan, wf: _core.flux_trace(s._h)),
     ("workflow as trace", lambda s, snap, plan, wf: _core.flux_trace(wf._h)),
 ]
