@@ -43,7 +43,7 @@ $(VENV)/.pins: $(PINS)
 build: venv ## build the extension and install theus into .venv
 	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
 
-test: deps build check-boundary test-go test-py wheel-check ## run every test (Go, race, Python, wheel, sdist, pip install .)
+test: deps build check-boundary test-go wheel-check test-py ## run every test (Go, race, Python, wheel, sdist, pip install .)
 
 test-go: ## Go tests: pure packages without cgo, then with -race
 	CGO_ENABLED=0 go test -count=1 $(PURE)

@@ -162,10 +162,10 @@ theus_frozendict_init(void)
 {
     PyObject *mro = theus_FrozenDict_Type.tp_mro;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *dict = theus_type_dict((PyTypeObject *)PyTuple_GET_ITEM(mro, i));
         Py_ssize_t pos = 0;
         PyObject *k, *v;
-        while (PyDict_Next(dict, &pos, &k, &v)) {
+        while (dict != NULL && PyDict_Next(dict, &pos, &k, &v)) {
             if (!PyUnicode_Check(k) || PyUnicode_GET_LENGTH(k) == 0) {
                 continue;
             }
@@ -175,6 +175,7 @@ theus_frozendict_init(void)
                 attr_filter[c] |= (uint32_t)1 << (n < 31 ? n : 31);
             }
         }
+        Py_XDECREF(dict);
     }
     return 0;
 }

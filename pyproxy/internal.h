@@ -138,6 +138,24 @@ int theus_values_equal(PyObject *raw, PyObject *other);
 /* theus_is_ndarray reports whether tp is numpy.ndarray or a subclass (no numpy import). */
 int theus_is_ndarray(PyTypeObject *tp);
 
+/* theus_type_dict returns a new reference to the dict of attributes tp itself defines (NULL
+ * when it has none). CPython 3.12 keeps the dicts of static builtin types per interpreter, so
+ * tp->tp_dict is NULL there and PyType_GetDict is the way in. */
+static inline PyObject *
+theus_type_dict(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *d = PyType_GetDict(tp);
+    if (d == NULL) {
+        PyErr_Clear();
+    }
+    return d;
+#else
+    Py_XINCREF(tp->tp_dict);
+    return tp->tp_dict;
+#endif
+}
+
 /* theus_lookup_type is _PyType_Lookup: a borrowed reference to the attribute `name` found on
  * the type's MRO (cached by CPython's method cache), or NULL. */
 #define theus_lookup_type(tp, name) _PyType_Lookup((tp), (name))

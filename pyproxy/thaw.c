@@ -207,7 +207,7 @@ copy_members(PyObject *src, PyObject *dst, PyObject **memo)
 {
     PyObject *mro = Py_TYPE(src)->tp_mro;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *d = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *d = theus_type_dict((PyTypeObject *)PyTuple_GET_ITEM(mro, i));
         Py_ssize_t pos = 0;
         PyObject *name, *descr;
         while (d != NULL && PyDict_Next(d, &pos, &name, &descr)) {
@@ -215,9 +215,12 @@ copy_members(PyObject *src, PyObject *dst, PyObject **memo)
                 (((PyMemberDescrObject *)descr)->d_member->flags & READONLY)) {
                 continue; /* not a __slots__ member (a C type's read-only field) */
             }
+            Py_INCREF(descr); /* thawing runs user code, which may change the class */
             PyObject *v = Py_TYPE(descr)->tp_descr_get(descr, src, (PyObject *)Py_TYPE(src));
             if (v == NULL) {
+                Py_DECREF(descr);
                 if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                    Py_DECREF(d);
                     return -1;
                 }
                 PyErr_Clear(); /* an unset slot */
@@ -227,10 +230,13 @@ copy_members(PyObject *src, PyObject *dst, PyObject **memo)
             Py_DECREF(v);
             int r = c ? Py_TYPE(descr)->tp_descr_set(descr, dst, c) : -1;
             Py_XDECREF(c);
+            Py_DECREF(descr);
             if (r < 0) {
+                Py_DECREF(d);
                 return -1;
             }
         }
+        Py_XDECREF(d);
     }
     return 0;
 }
