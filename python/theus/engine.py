@@ -24,7 +24,7 @@ from .contracts import ProcessSpec, StateUpdate, spec_of
 from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .state import LATEST, Change, CommitRecord, Snapshot, State, commit
+from .state import LATEST, Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
@@ -68,7 +68,7 @@ def _count(value: Any, what: str, *, minimum: int = 0) -> int:
     return value
 
 
-class TheusEngine:
+class TheusEngine(OwnsHandle):
     """Runs processes on immutable snapshots of one state and commits what they return.
 
     ``context``: the initial state (a dict of zones, a dataclass or an object whose attributes are
@@ -82,6 +82,11 @@ class TheusEngine:
     context, e.g. ``engine.state.to_dict()``, and register the processes there). After
     :meth:`close` every method raises :class:`ArgumentError`.
     """
+
+    _copy_fix = (
+        "create the engine in the worker instead (pass it the context, e.g. engine.state.to_dict(), "
+        "and register the processes there)"
+    )
 
     def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0) -> None:
         if not isinstance(strict_cas, bool):
@@ -350,22 +355,6 @@ class TheusEngine:
         meanwhile fails with :class:`ArgumentError` when it commits; nothing is written."""
         self.stop_relay()
         self._state.close()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError(
-            "theus.TheusEngine cannot be copied or pickled: it owns its state's core handle in this "
-            "process; create the engine in the worker instead (pass it the context, e.g. "
-            "engine.state.to_dict(), and register the processes there)"
-        )
-
-    def __reduce__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __copy__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self.__reduce_ex__(None)
 
     def __repr__(self) -> str:
         if self._state.closed:

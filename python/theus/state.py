@@ -45,6 +45,27 @@ def _refuse_copy(obj: object, fix: str) -> TypeError:
     )
 
 
+class OwnsHandle:
+    """Base of the objects that own a core handle (State, Snapshot, TheusEngine): ``copy``,
+    ``deepcopy`` and ``pickle`` raise a TypeError that says what to use instead
+    (``_copy_fix``), because a copy or another process cannot share the handle."""
+
+    __slots__ = ()
+    _copy_fix = ""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise _refuse_copy(self, self._copy_fix)
+
+    def __reduce__(self) -> Any:
+        raise _refuse_copy(self, self._copy_fix)
+
+    def __copy__(self) -> Any:
+        raise _refuse_copy(self, self._copy_fix)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        raise _refuse_copy(self, self._copy_fix)
+
+
 def _updates(updates: Any) -> Any:
     """A commit's updates as a dict: other mappings (a FrozenDict, a MappingProxyType) are
     copied; anything else goes to the core as it is, which names the problem."""
@@ -53,7 +74,7 @@ def _updates(updates: Any) -> Any:
     return updates
 
 
-class Snapshot:
+class Snapshot(OwnsHandle):
     """An immutable view of one version of a :class:`State`.
 
     Zones read as attributes (``snap.domain``, ``snap.global_``), paths with ``snap["domain.x"]``
@@ -67,6 +88,7 @@ class Snapshot:
     """
 
     __slots__ = ("_h", "_version", "_zones", "__weakref__")
+    _copy_fix = "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data"
 
     def __init__(self, handle: Any, version: int) -> None:
         object.__setattr__(self, "_h", handle)
@@ -154,24 +176,12 @@ class Snapshot:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise _refuse_copy(self, "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data")
-
-    def __reduce__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __copy__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self.__reduce_ex__(None)
-
     def __repr__(self) -> str:
         state = "released" if self._h.closed else "live"
         return f"<theus.Snapshot version={self._version} {state}>"
 
 
-class State:
+class State(OwnsHandle):
     """A versioned, immutable state tree with optimistic compare-and-swap commits.
 
     ``State({"domain": {"x": 0}})`` starts at version 0. Every commit creates the next version;
@@ -189,6 +199,7 @@ class State:
     """
 
     __slots__ = ("_h", "__weakref__")
+    _copy_fix = "build a new State from state.snapshot().to_dict() instead"
 
     def __init__(
         self,
@@ -299,18 +310,6 @@ class State:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise _refuse_copy(self, "build a new State from state.snapshot().to_dict() instead")
-
-    def __reduce__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __copy__(self) -> Any:
-        return self.__reduce_ex__(None)
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self.__reduce_ex__(None)
 
     def __repr__(self) -> str:
         if self._h.closed:
