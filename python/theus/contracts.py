@@ -109,6 +109,21 @@ class ProcessSpec:
         object.__setattr__(self, "leaves", {k: v[0] for k, v in by_leaf.items() if len(v) == 1})
         object.__setattr__(self, "ambiguous", {k: tuple(v) for k, v in by_leaf.items() if len(v) > 1})
 
+    def check_kwargs(self, kwargs: Mapping[str, Any]) -> None:
+        """Raise ContractViolationError unless the process function accepts these keyword
+        arguments (from ``execute(fn, **kwargs)`` or a Flux step's ``with:``) besides ctx."""
+        try:
+            sig = inspect.signature(self.fn)
+        except (TypeError, ValueError):  # no signature to check (a C callable): the call decides
+            return
+        try:
+            sig.bind(None, **kwargs)
+        except TypeError as e:
+            raise ContractViolationError(
+                f"{self.name}: the keyword arguments {sorted(kwargs)} do not fit its parameters ({e}); "
+                "declare each keyword argument as a parameter after ctx, or accept **kwargs"
+            ) from None
+
     def __reduce__(self) -> Any:
         """Copies and pickles rebuild the contract (and its parsed paths) from its fields."""
         return (ProcessSpec, (self.name, self.fn, self.inputs, self.outputs, self.semantic,

@@ -375,6 +375,8 @@ class TheusEngine(OwnsHandle):
 # A conflict re-runs the attempt after a jittered backoff, up to the process's retries.
 _ATTEMPT_LOOP = """
 {kind}def {name}(self, spec, kwargs):
+    if kwargs:
+        spec.check_kwargs(kwargs)
     fn = spec.fn
     h = self._state._h
     plan = spec.plan

@@ -161,13 +161,13 @@ def test_mutating_a_returned_value_afterwards_does_not_change_state(engine):
     assert engine.state["domain.items"].to_list() == [1, {"x": [2]}]
 
 
-def test_unknown_kwargs_are_a_type_error(engine):
+def test_unknown_kwargs_are_a_contract_violation(engine):
     @process(outputs=["domain.a"])
     def takes(ctx, amount):
         return amount
     engine.execute(takes, amount=3)
     assert engine.state.domain.a == 3
-    with pytest.raises(TypeError):
+    with pytest.raises(ContractViolationError, match="bogus"):
         engine.execute(takes, amount=1, bogus=2)
     assert engine.state.domain.a == 3
 

@@ -800,8 +800,8 @@ def test_process_breaking_its_contract_stops_the_run(engine):
     assert engine.state.domain.counter == 1
 
 
-def test_unexpected_with_keyword_raises_the_type_error(engine):
-    with pytest.raises(TypeError, match="unexpected keyword"):
+def test_unexpected_with_keyword_is_a_contract_violation(engine):
+    with pytest.raises(theus.ContractViolationError, match="unexpected keyword argument 'bogus'"):
         engine.execute_workflow("steps:\n  - inc\n  - process: inc\n    with: {bogus: 1}\n")
     assert engine.state.domain.counter == 1
 

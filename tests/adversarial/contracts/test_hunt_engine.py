@@ -50,3 +50,41 @@ def test_generator_function_is_refused_at_decoration():
 
     with pytest.raises(ContractViolationError, match="generator"):
         process(outputs=["domain.a"])(g)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"zz": 1}, "zz"),
+    ({"n": 1, "zz": 2}, "zz"),
+    ({}, None),
+])
+def test_execute_keyword_arguments_must_fit_the_function(kwargs, fragment):
+    from theus import ContractViolationError, TheusEngine, process
+
+    engine = TheusEngine({"domain": {"x": 0}})
+
+    @process(inputs=["domain.x"], outputs=["domain.x"])
+    def add(ctx, n=1):
+        return ctx.domain.x + n
+
+    engine.register(add)
+    if fragment is None:
+        assert engine.execute(add, **kwargs) == 1
+        return
+    with pytest.raises(ContractViolationError, match=fragment):
+        engine.execute(add, **kwargs)
+    assert engine.state.version == 0  # nothing ran, nothing committed
+
+
+def test_a_missing_required_keyword_argument_is_named():
+    from theus import ContractViolationError, TheusEngine, process
+
+    engine = TheusEngine({"domain": {"x": 0}})
+
+    @process(inputs=["domain.x"], outputs=["domain.x"])
+    def add(ctx, *, n):
+        return ctx.domain.x + n
+
+    engine.register(add)
+    with pytest.raises(ContractViolationError, match="missing a required argument: 'n'"):
+        engine.execute(add, m=1)
+    assert engine.execute(add, n=2) == 2
