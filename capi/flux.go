@@ -15,9 +15,16 @@ import (
 // host drives a workflow against one state: processes run through the Python engine's
 // runner callable, conditions read the committed state directly from the kernel.
 type host struct {
-	st     *state
-	runner *py.Object                       // borrowed: runner(name, **with) runs one step
-	args   map[*flux.ProcessStep]*py.Object // (name,) per step, built once per run
+	st      *state
+	runner  *py.Object                       // borrowed: runner(name, **with) runs one step
+	args    map[*flux.ProcessStep]*py.Object // (name,) per step, built once per run
+	runArgs *py.Object                       // borrowed: the run's arguments, a dict by name
+}
+
+// arg is the run argument name (borrowed), or nil when the run has none of that name.
+func (h *host) arg(name string) *py.Object {
+	v, _ := py.DictGet(h.runArgs, name)
+	return v
 }
 
 func (h *host) Run(step *flux.ProcessStep) error {
@@ -31,7 +38,7 @@ func (h *host) Run(step *flux.ProcessStep) error {
 	var kwargs *py.Object
 	if len(step.With) > 0 { // converted per call: the process may change what it is given
 		var err error
-		if kwargs, err = py.FromGo(step.With); err != nil {
+		if kwargs, err = py.FromGoWith(step.With, h.arg); err != nil {
 			return err
 		}
 		defer kwargs.DecRef()
@@ -59,6 +66,14 @@ func (h *host) Values(paths [][]string) ([]any, error) {
 	defer snap.Release()
 	out := make([]any, len(paths))
 	for i, p := range paths {
+		if p[0] == flux.ArgsRoot { // the run's arguments, not the state
+			v, err := py.Below(h.runArgs, 0, p[1:])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+			continue
+		}
 		node, err := snap.Lookup(kernel.Path(p))
 		var pe *kernel.PathError
 		switch {
@@ -135,8 +150,19 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		return fail(err)
 	}
 	names := wf.ProcessNames()
+	decls := make([]*py.Object, 0, len(wf.Args))
+	for _, a := range wf.Args {
+		def, err := py.FromGo(a.Default)
+		if err != nil {
+			for _, d := range decls {
+				d.DecRef()
+			}
+			return fail(err)
+		}
+		decls = append(decls, py.NewTuple(py.NewStr(a.Name), py.Bool(a.HasDefault), def))
+	}
 	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
-		py.NewStrTuple(wf.Zones())))
+		py.NewStrTuple(wf.Zones()), py.NewList(decls)))
 }
 
 //export go_flux_check
@@ -193,7 +219,7 @@ func strTuple(what string, o *py.Object) ([]string, error) {
 func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("flux_run", args, n, ints, ok, 5)
+	a, c, err := newCall("flux_run", args, n, ints, ok, 6)
 	if err != nil {
 		return fail(err)
 	}
@@ -223,7 +249,10 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 		}
 		return fail(argErrorf("budget: expected an int from 0 to %d (0 = the default, %d operations), got %s", int64(maxBudget), flux.DefaultBudget, got))
 	}
-	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}}
+	if !py.IsDict(a[5]) {
+		return fail(argErrorf("flux_run: the run's arguments must be a dict, got %s", py.TypeName(a[5])))
+	}
+	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}, runArgs: a[5]}
 	defer h.close()
 	trace, runErr := wf.Run(h, flux.RunOptions{Budget: int(budget)})
 	if err := recordTrace(a[4], trace); err != nil && runErr == nil {

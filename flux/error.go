@@ -40,6 +40,9 @@ const (
 	// CodeUnknownZone: [Workflow.CheckZones] found a condition reading a top-level name
 	// that is not a zone of the state.
 	CodeUnknownZone = "unknown_zone"
+	// CodeUnknownArg: a `with:` reference (`${args.x}`) or a condition (`args.x`) names a run
+	// argument the workflow does not declare under `args:`.
+	CodeUnknownArg = "unknown_arg"
 	// CodeCondition: a condition failed while running (wrong types in the data, non-boolean
 	// result, or the state could not be read).
 	CodeCondition = "condition"

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,7 +22,7 @@ const maxNodes = 1_000_000
 
 // Allowed keys per place, in the order they are listed in messages.
 var (
-	topKeys     = []string{"name", "description", "steps"}
+	topKeys     = []string{"name", "description", "args", "steps"}
 	processKeys = []string{"process", "with"}
 	ifKeys      = []string{"flux", "condition", "then", "else"}
 	whileKeys   = []string{"flux", "condition", "max_iterations", "do"}
@@ -51,6 +53,7 @@ func Parse(src []byte, file string) (*Workflow, error) {
 type loader struct {
 	src   *source
 	nodes int
+	args  map[string]bool // the declared run arguments, known before the steps are read
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -221,6 +224,9 @@ func (p *loader) workflow(root *yaml.Node) (*Workflow, *Error) {
 	if w.Description, err = p.text(m, "description"); err != nil {
 		return nil, err
 	}
+	if w.Args, err = p.argDecls(m); err != nil {
+		return nil, err
+	}
 	if !m.has("steps") {
 		return nil, p.src.errorf(root.Line, root.Column, CodeMissingKey, nil,
 			"the workflow has no `steps` (add a `steps:` list)")
@@ -228,7 +234,105 @@ func (p *loader) workflow(root *yaml.Node) (*Workflow, *Error) {
 	if w.Steps, err = p.steps(m, "steps"); err != nil {
 		return nil, err
 	}
+	if err := w.checkConditionArgs(); err != nil {
+		return nil, err.(*Error)
+	}
 	return w, nil
+}
+
+// argName is a run argument's name: a Python identifier.
+var argName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// argRef is a `with:` value that stands for a run argument: the whole string `${args.name}`.
+var argRef = regexp.MustCompile(`^\$\{\s*args\.([A-Za-z_][A-Za-z0-9_]*)\s*\}$`)
+
+// argDecls reads `args:`: a list of names (each required) or a mapping of names to
+// defaults.
+func (p *loader) argDecls(m *mapping) ([]Arg, *Error) {
+	p.args = map[string]bool{}
+	if !m.has("args") {
+		return nil, nil
+	}
+	n, err := p.resolve(m.val["args"])
+	if err != nil {
+		return nil, err
+	}
+	var out []Arg
+	add := func(k *yaml.Node, a Arg) *Error {
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || !argName.MatchString(k.Value) {
+			return p.src.errorf(k.Line, k.Column, CodeInvalidValue, nil,
+				"a run argument name must be an identifier such as order_id, got %s", describe(k))
+		}
+		if p.args[k.Value] {
+			return p.src.errorf(k.Line, k.Column, CodeDuplicateKey, nil, "run argument `%s` is declared twice", k.Value)
+		}
+		p.args[k.Value] = true
+		a.Name, a.pos = k.Value, p.src.pos(k.Line, k.Column)
+		out = append(out, a)
+		return nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return nil, nil
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			c, err := p.resolve(c)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(c, Arg{}); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case yaml.MappingNode:
+		am, err := p.mapping(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range am.keys {
+			v, err := p.value(am.val[k])
+			if err != nil {
+				return nil, err
+			}
+			if err := add(am.key[k], Arg{Default: v, HasDefault: true}); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+		"`args` must be a list of names (required) or a mapping of names to defaults, got %s", describe(n))
+}
+
+// ref reads a `with:` string that refers to a run argument; other strings stay strings. A
+// string that starts like a reference but is not one is an error, so a typo cannot pass as a
+// literal.
+func (p *loader) ref(n *yaml.Node) (any, *Error) {
+	m := argRef.FindStringSubmatch(n.Value)
+	if m == nil {
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"%q is not a run argument reference; write the whole value as ${args.name} (a name declared under `args:`)", n.Value)
+	}
+	if !p.args[m[1]] {
+		return nil, p.src.errorf(n.Line, n.Column, CodeUnknownArg, nil, "%s", unknownArg(m[1], p.args, "`with:` refers to"))
+	}
+	return ArgRef{Name: m[1]}, nil
+}
+
+// unknownArg words the error for a run argument that is not declared.
+func unknownArg(name string, declared map[string]bool, what string) string {
+	names := slices.Sorted(maps.Keys(declared))
+	if len(names) == 0 {
+		return fmt.Sprintf("%s run argument `%s`, but the workflow declares no `args:` (add `args: [%s]`)", what, name, name)
+	}
+	msg := fmt.Sprintf("%s run argument `%s`, which is not declared under `args:` (declared: %s", what, name, strings.Join(names, ", "))
+	if best := closest(name, names); best != "" {
+		msg += fmt.Sprintf("; did you mean `%s`?", best)
+	}
+	return msg + ")"
 }
 
 // text reads an optional scalar as a string.
@@ -546,6 +650,9 @@ func (p *loader) scalar(n *yaml.Node) (any, *Error) {
 			if v, ok := parseInt(n.Value); ok {
 				return v, nil
 			}
+		}
+		if !explicit && strings.HasPrefix(strings.TrimSpace(n.Value), "${") {
+			return p.ref(n)
 		}
 		return n.Value, nil
 	case "!!timestamp", "!!binary":

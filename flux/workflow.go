@@ -25,10 +25,72 @@ type Workflow struct {
 	Description string
 	// File is the name given to Parse, used in every position.
 	File string
+	// Args are the run arguments declared under `args:`, in source order.
+	Args []Arg
 	// Steps are the top-level steps in order.
 	Steps []Step
 
 	src *source
+}
+
+// ArgsRoot is the name under which conditions read the run's arguments (`args.order_id`);
+// it is not a zone of the state.
+const ArgsRoot = "args"
+
+// Arg is one run argument declared under `args:`: required, or with a default.
+type Arg struct {
+	// Name is the argument's name (an identifier).
+	Name string
+	// Default is the value used when the run does not give one; HasDefault says whether
+	// there is one (a list entry is required).
+	Default    any
+	HasDefault bool
+
+	pos Pos
+}
+
+// ArgRef is a `with:` value written `${args.name}`: the run's argument of that name, passed
+// as it is (any Python value).
+type ArgRef struct {
+	// Name is the referenced argument.
+	Name string
+}
+
+// checkConditionArgs reports the first condition, in source order, that reads a run argument
+// the workflow does not declare.
+func (w *Workflow) checkConditionArgs() error {
+	declared := make(map[string]bool, len(w.Args))
+	for _, a := range w.Args {
+		declared[a.Name] = true
+	}
+	var err error
+	walk(w.Steps, func(s Step) bool {
+		c := conditionOf(s)
+		if c == nil {
+			return true
+		}
+		for i, p := range c.paths {
+			if p[0] != ArgsRoot || len(p) < 2 || declared[p[1]] {
+				continue
+			}
+			err = w.src.errorAt(c.at(c.offsets[i]), CodeUnknownArg, nil, "%s",
+				unknownArg(p[1], declared, fmt.Sprintf("condition `%s` reads", c.Source)))
+			return false
+		}
+		return true
+	})
+	return err
+}
+
+// conditionOf is the condition of an if or while step, nil for other steps.
+func conditionOf(s Step) *Condition {
+	switch s := s.(type) {
+	case *IfStep:
+		return s.Condition
+	case *WhileStep:
+		return s.Condition
+	}
+	return nil
 }
 
 // Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep or *RunStep.
@@ -198,22 +260,17 @@ func (w *Workflow) Check(known []string) error {
 	return err
 }
 
-// Zones returns the top-level names the workflow's conditions read, each once, in order of
+// Zones returns the top-level names the workflow's conditions read (run arguments aside), each once, in order of
 // first appearance. A Host whose state has all of them passes CheckZones.
 func (w *Workflow) Zones() []string {
 	var zones []string
 	walk(w.Steps, func(s Step) bool {
-		var c *Condition
-		switch s := s.(type) {
-		case *IfStep:
-			c = s.Condition
-		case *WhileStep:
-			c = s.Condition
-		default:
+		c := conditionOf(s)
+		if c == nil {
 			return true
 		}
 		for _, p := range c.paths {
-			if !slices.Contains(zones, p[0]) {
+			if p[0] != ArgsRoot && !slices.Contains(zones, p[0]) {
 				zones = append(zones, p[0])
 			}
 		}
@@ -233,17 +290,12 @@ func (w *Workflow) CheckZones(zones []string) error {
 	}
 	var err error
 	walk(w.Steps, func(s Step) bool {
-		var c *Condition
-		switch s := s.(type) {
-		case *IfStep:
-			c = s.Condition
-		case *WhileStep:
-			c = s.Condition
-		default:
+		c := conditionOf(s)
+		if c == nil {
 			return true
 		}
 		for i, p := range c.paths {
-			if set[p[0]] {
+			if set[p[0]] || p[0] == ArgsRoot {
 				continue
 			}
 			msg := fmt.Sprintf("unknown zone `%s` in condition `%s`", p[0], c.Source)

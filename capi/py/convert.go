@@ -140,6 +140,21 @@ func SetItemStr(d *Object, key string, v *Object) error {
 	return SetItem(d, k, v)
 }
 
+// DictGet returns d[key] (borrowed), or nil when d has no such key; ErrPython when the
+// lookup raised (a str subclass key with a failing __eq__ cannot occur: key is a new str).
+func DictGet(d *Object, key string) (*Object, error) {
+	k := NewStr(key)
+	if k == nil {
+		return nil, ErrPython
+	}
+	defer k.DecRef()
+	v := C.PyDict_GetItemWithError(d.c(), k.c())
+	if v == nil && C.PyErr_Occurred() != nil {
+		return nil, ErrPython
+	}
+	return obj(v), nil
+}
+
 // SetItem sets d[k] = v (both borrowed).
 func SetItem(d, k, v *Object) error {
 	if C.theus_setitem_u(d.u(), k.u(), v.u()) < 0 {

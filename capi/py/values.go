@@ -255,8 +255,20 @@ func newBigInt(b *big.Int) *Object {
 
 // FromGo converts a plain Go value (nil, bool, ints, *big.Int, float64, string, []any,
 // flux.Map in its order, map[string]any) into a new Python reference.
-func FromGo(v any) (*Object, error) {
+func FromGo(v any) (*Object, error) { return FromGoWith(v, nil) }
+
+// FromGoWith is FromGo where a flux.ArgRef (a `${args.name}` in a workflow's `with:`) becomes
+// the Python object ref returns for its name (a borrowed reference, or nil for an absent
+// argument: then the value is None).
+func FromGoWith(v any, ref func(name string) *Object) (*Object, error) {
 	switch x := v.(type) {
+	case flux.ArgRef:
+		if ref != nil {
+			if o := ref(x.Name); o != nil {
+				return o.IncRef(), nil
+			}
+		}
+		return None(), nil
 	case nil:
 		return None(), nil
 	case bool:
@@ -279,7 +291,7 @@ func FromGo(v any) (*Object, error) {
 	case []any:
 		items := make([]*Object, 0, len(x))
 		for _, it := range x {
-			o, err := FromGo(it)
+			o, err := FromGoWith(it, ref)
 			if err != nil {
 				for _, done := range items {
 					done.DecRef()
@@ -292,7 +304,7 @@ func FromGo(v any) (*Object, error) {
 	case flux.Map:
 		d := NewDict()
 		for _, kv := range x {
-			if err := setFromGo(d, kv.Key, kv.Value); err != nil {
+			if err := setFromGo(d, kv.Key, kv.Value, ref); err != nil {
 				d.DecRef()
 				return nil, err
 			}
@@ -301,7 +313,7 @@ func FromGo(v any) (*Object, error) {
 	case map[string]any:
 		d := NewDict()
 		for k, it := range x {
-			if err := setFromGo(d, k, it); err != nil {
+			if err := setFromGo(d, k, it, ref); err != nil {
 				d.DecRef()
 				return nil, err
 			}
@@ -311,8 +323,8 @@ func FromGo(v any) (*Object, error) {
 	return nil, Errorf(KindInternal, "a %s value cannot be passed to Python", fmt.Sprintf("%T", v))
 }
 
-func setFromGo(d *Object, k string, v any) error {
-	o, err := FromGo(v)
+func setFromGo(d *Object, k string, v any, ref func(string) *Object) error {
+	o, err := FromGoWith(v, ref)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ from .markers import DELETE
 from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
 from .contracts import StateUpdate, process
+from .retry import RetryPolicy
 from .engine import TheusEngine
 from .outbox import OutboxMsg
 from .workflow import RunResult, TraceEntry, Workflow
@@ -33,6 +34,7 @@ __all__ = [
     "TheusEngine",
     "process",
     "StateUpdate",
+    "RetryPolicy",
     "OutboxMsg",
     "Workflow",
     "RunResult",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import random
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from . import _core
 from .errors import ArgumentError, ContractViolationError
+from .retry import RetryPolicy
 
 __all__ = ["process", "StateUpdate", "ProcessSpec", "spec_of"]
 
@@ -45,6 +48,52 @@ def check_path(path: object, what: str) -> str:
     if not path or any(not seg for seg in path.split(".")):
         raise ContractViolationError(f"{what}: malformed path {path!r} (empty segment); write e.g. 'domain.counter'")
     return path
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def placeholders(path: str, what: str) -> tuple[str, ...]:
+    """The ``{name}`` placeholders of a contract path, in order. A placeholder is a whole
+    segment below the zone (``domain.orders.{order_id}.status``); braces anywhere else are an
+    error, so a typo cannot become a literal key."""
+    if "{" not in path and "}" not in path:
+        return ()
+    names = []
+    for i, seg in enumerate(path.split(".")):
+        if "{" not in seg and "}" not in seg:
+            continue
+        m = _PLACEHOLDER.fullmatch(seg)
+        if m is None:
+            raise ContractViolationError(
+                f"{what}: {path!r}: segment {seg!r} is not a placeholder; a placeholder is a whole "
+                "segment such as '{order_id}' (a Python identifier in braces)"
+            )
+        if i == 0:
+            raise ContractViolationError(
+                f"{what}: {path!r}: the zone cannot be a placeholder; key the paths below it, "
+                "e.g. 'domain.orders.{order_id}'"
+            )
+        names.append(m.group(1))
+    return tuple(names)
+
+
+def _key_text(spec_name: str, name: str, value: Any) -> str:
+    """The path segment a placeholder binding stands for: a non-empty str without '.', or an
+    int (written in decimal). Anything else is a ContractViolationError naming the placeholder."""
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(int(value))
+    if isinstance(value, str):
+        if not value or "." in value:
+            raise ContractViolationError(
+                f"{spec_name}: placeholder {{{name}}} = {value!r}: a key must be a non-empty str "
+                "without '.' (the path separator), or an int"
+            )
+        return value
+    raise ContractViolationError(
+        f"{spec_name}: placeholder {{{name}}} = {value!r}: expected a str or an int key, got "
+        f"{type(value).__name__}"
+    )
 
 
 def _within(path: str, root: str) -> bool:
@@ -87,20 +136,39 @@ class ProcessSpec:
     errors: tuple[type[BaseException], ...]
     retries: int | None
     is_async: bool
+    retry: RetryPolicy | None = None
     paths: tuple[str, ...] = field(init=False)
+    keys: tuple[str, ...] = field(init=False)
     leaves: dict[str, str] = field(init=False)
     ambiguous: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     single: str | None = field(init=False)
     effect: bool = field(init=False, repr=False)
     plan: Any = field(init=False, repr=False)
+    reads: Any = field(init=False, repr=False)
+    _params: frozenset[str] | None = field(init=False, repr=False)
+    _bound: dict[tuple[str, ...], ProcessSpec] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         seen: dict[str, None] = {}
         for p in (*self.inputs, *self.outputs):
             seen.setdefault(p, None)
         object.__setattr__(self, "paths", tuple(seen))
-        # the declared paths parsed once in the core, owned by a Handle freed with the spec
-        object.__setattr__(self, "plan", _core.plan_new(self.paths, self.name))
+        keys: dict[str, None] = {}
+        for p in self.paths:
+            for k in placeholders(p, f"{self.name}: path"):
+                keys.setdefault(k, None)
+        object.__setattr__(self, "keys", tuple(keys))
+        object.__setattr__(self, "_params", _keyword_params(self.fn))
+        object.__setattr__(self, "_bound", {})
+        if keys:  # a template: bound per call (bind), the bound contracts hold the plans
+            object.__setattr__(self, "plan", None)
+            object.__setattr__(self, "reads", None)
+        else:
+            # the declared paths parsed once in the core, owned by a Handle freed with the
+            # spec; `reads` (the inputs alone) is what a commit conflict-checks besides the
+            # paths it actually writes
+            object.__setattr__(self, "plan", _core.plan_new(self.paths, self.name))
+            object.__setattr__(self, "reads", _core.plan_new(self.inputs, self.name))
         object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
         object.__setattr__(self, "effect", self.semantic == "effect")
         by_leaf: dict[str, list[str]] = {}
@@ -108,6 +176,53 @@ class ProcessSpec:
             by_leaf.setdefault(out.rsplit(".", 1)[-1], []).append(out)
         object.__setattr__(self, "leaves", {k: v[0] for k, v in by_leaf.items() if len(v) == 1})
         object.__setattr__(self, "ambiguous", {k: tuple(v) for k, v in by_leaf.items() if len(v) > 1})
+
+    def prepare(self, kwargs: dict[str, Any]) -> tuple[ProcessSpec, dict[str, Any]]:
+        """The contract and keyword arguments of one call: a keyed contract bound to the
+        call's placeholder values (see :meth:`bind`), the arguments checked against the
+        function's parameters."""
+        if self.keys:
+            return self.bind(kwargs)
+        if kwargs:
+            self.check_kwargs(kwargs)
+        return self, kwargs
+
+    def bind(self, kwargs: Mapping[str, Any]) -> tuple[ProcessSpec, dict[str, Any]]:
+        """Bind the ``{name}`` placeholders of the paths to the call's keyword arguments:
+        returns the contract of that key (an ordinary contract over concrete paths, cached per
+        key) and the keyword arguments the function receives (the placeholders it accepts as
+        parameters, and every other argument)."""
+        missing = [k for k in self.keys if k not in kwargs]
+        if missing:
+            names = ", ".join(f"{{{k}}}" for k in missing)
+            example = ", ".join(f"{k}=..." for k in missing)
+            raise ContractViolationError(
+                f"{self.name}: placeholder {names} of its paths {list(self.paths)} is not bound; pass "
+                f"it as a keyword argument (engine.execute({self.name}, {example}), or in Flux as a "
+                "run arg or under with:)"
+            )
+        values = tuple(_key_text(self.name, k, kwargs[k]) for k in self.keys)
+        bound = self._bound.get(values)
+        if bound is None:
+            sub = dict(zip(self.keys, values))
+
+            def fill(path: str) -> str:
+                return _PLACEHOLDER.sub(lambda m: sub[m.group(1)], path)
+
+            bound = ProcessSpec(self.name, self.fn, tuple(map(fill, self.inputs)),
+                                tuple(map(fill, self.outputs)), self.semantic, self.errors,
+                                self.retries, self.is_async, self.retry)
+            if len(self._bound) >= _BOUND_CACHE:
+                self._bound.clear()
+            self._bound[values] = bound
+        params = self._params
+        if params is None:
+            call = dict(kwargs)
+        else:
+            call = {k: v for k, v in kwargs.items() if k in params or k not in self.keys}
+        if call:
+            self.check_kwargs(call)
+        return bound, call
 
     def check_kwargs(self, kwargs: Mapping[str, Any]) -> None:
         """Raise ContractViolationError unless the process function accepts these keyword
@@ -127,7 +242,7 @@ class ProcessSpec:
     def __reduce__(self) -> Any:
         """Copies and pickles rebuild the contract (and its parsed paths) from its fields."""
         return (ProcessSpec, (self.name, self.fn, self.inputs, self.outputs, self.semantic,
-                              self.errors, self.retries, self.is_async))
+                              self.errors, self.retries, self.is_async, self.retry))
 
     def map_outputs(self, result: Any) -> dict[str, Any] | None:
         """Turn a return value into ``{path: value}`` writes (``None``: nothing to write).
@@ -242,6 +357,28 @@ class ProcessSpec:
         return dict(updates)
 
 
+_BOUND_CACHE = 4096
+"""How many bound contracts (keys) a keyed process keeps; beyond that the cache starts over."""
+
+
+def _keyword_params(fn: Any) -> frozenset[str] | None:
+    """The names a function accepts as keyword arguments besides ctx, or None when it accepts
+    any (``**kwargs``) or has no signature to read."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    names = []
+    for i, p in enumerate(sig.parameters.values()):
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if i == 0 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            continue  # ctx
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.append(p.name)
+    return frozenset(names)
+
+
 def _paths(value: Any, what: str, *, ordered: bool = False) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -287,7 +424,7 @@ def _error_classes(errors: Any, name: str) -> tuple[type[BaseException], ...]:
     return errs
 
 
-_OPTIONS = ("inputs", "outputs", "semantic", "errors", "retries")
+_OPTIONS = ("inputs", "outputs", "semantic", "errors", "retries", "retry")
 
 
 def process(
@@ -299,14 +436,20 @@ def process(
     semantic: str = "effect",
     errors: Iterable[type[BaseException]] | None = None,
     retries: int | None = None,
+    retry: RetryPolicy | None = None,
     **unknown: Any,
 ) -> Any:
     """Declare a function as a theus process.
 
     ``inputs`` are the paths it may read, ``outputs`` the paths its return value writes.
     ``semantic="pure"`` forbids side effects (no outbox), ``"effect"`` (default) allows them.
-    ``retries`` overrides the engine's retry count for conflicts; ``errors`` lists exception
-    types the process may raise as part of its contract (documentation for callers).
+    ``retries`` overrides the engine's retry count for conflicts; ``retry`` (a
+    :class:`RetryPolicy`) re-runs the process when its function raises; ``errors`` lists
+    exception types the process may raise as part of its contract (documentation for callers).
+
+    Paths may hold ``{name}`` placeholders as whole segments
+    (``inputs=["domain.orders.{order_id}"]``): each call binds them from its keyword arguments
+    (``engine.execute(fn, order_id="o7")``), so processes on different keys never conflict.
 
     The function is returned unchanged (still directly callable in unit tests) with its
     contract attached; bare ``@process`` is allowed. ``async def`` functions (also behind
@@ -345,7 +488,11 @@ def process(
         outs = _paths(outputs, f"{name}: outputs", ordered=True)
         _no_overlap(outs, name)
         errs = _error_classes(errors, name)
-        spec = ProcessSpec(name, f, ins, outs, semantic, errs, retries, _is_async(f))
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ContractViolationError(
+                f"{name}: retry: expected a theus.RetryPolicy(...), got {type(retry).__name__}"
+            )
+        spec = ProcessSpec(name, f, ins, outs, semantic, errs, retries, _is_async(f), retry)
         try:
             f.__theus_process__ = spec  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

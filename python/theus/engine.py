@@ -99,7 +99,7 @@ class TheusEngine(OwnsHandle):
         self._retries = retries
         self._processes: dict[str, ProcessSpec] = {}
         self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
-        self.last_run: RunResult | None = None
+        self._runs = threading.local()  # last_run, per thread
         self.relay_errors: list[BaseException] = []
         self._relay: tuple[threading.Thread, threading.Event] | None = None
         self._zones = set(_DEFAULT_ZONES) | {k for k in initial if isinstance(k, str)}
@@ -297,10 +297,19 @@ class TheusEngine(OwnsHandle):
         wf.validate(self)
         return wf
 
-    def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
-        """Run a workflow (a :class:`Workflow`, a path or YAML text); returns the executed
-        process names in order. Its trace is kept in :attr:`last_run` (and the workflow's
-        ``last_run``). Steps committed before a failing step stay committed.
+    def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], args: Mapping[str, Any] | None = None, *,
+                         budget: int = 0) -> RunResult:
+        """Run a workflow (a :class:`Workflow`, a path or YAML text) and return this run's
+        :class:`RunResult`: the steps run (it iterates over their names), the trace, the
+        run's ``args``, its ``status`` and the versions around it. Steps committed before a
+        failing step stay committed; the failure is raised, with the run's result (status
+        ``"failed"``) as the exception's ``run`` attribute.
+
+        ``args`` are the run's arguments, checked against the workflow's ``args:``. Each
+        process step receives the ones its function's parameters or its paths' ``{name}``
+        placeholders name, then its ``with:`` (which wins, and may refer to an argument as
+        ``${args.name}``); conditions read them as ``args.name``. Runs on different threads
+        never share arguments or results; :attr:`last_run` is this thread's last run.
 
         ``budget`` caps the operations (process steps, condition evaluations, loop
         iterations) of the run; 0 means the default, 1,000,000."""
@@ -308,19 +317,68 @@ class TheusEngine(OwnsHandle):
         self._live("execute_workflow")
         wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
         wf.validate(self)
+        bound = wf.bind_args(args)
         sink: list[Any] = []
+        start = self._state.version
+        run: RunResult | None = None
         try:
-            return _core.flux_run(wf._h, self._state._h, self.execute, budget, sink)
+            _core.flux_run(wf._h, self._state._h, self._step_runner(bound), budget, sink, bound)
+        except BaseException as e:
+            run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
+                            start_version=start, end_version=self._end_version(start))
+            try:
+                e.run = run  # type: ignore[attr-defined]
+            except AttributeError:  # an exception type with __slots__: the result is in last_run
+                pass
+            raise
+        else:
+            run = RunResult(sink[0] if sink else None, args=bound, start_version=start,
+                            end_version=self._state.version)
+            return run
         finally:
-            if sink:
-                wf.last_run = self.last_run = RunResult(sink[0])
+            if run is not None:
+                wf.last_run = self.last_run = run
 
-    async def execute_workflow_async(self, workflow: Workflow | str | os.PathLike[str], *, budget: int = 0) -> tuple[str, ...]:
+    def _end_version(self, start: int) -> int:
+        return start if self._state.closed else self._state.version
+
+    def _step_runner(self, args: dict[str, Any]) -> Callable[..., Any]:
+        """The callable the stepper runs a process step with: the step's process gets the run
+        arguments it names (parameters or placeholders), then the step's ``with:``."""
+        if not args:
+            return self.execute
+        names: dict[str, tuple[str, ...]] = {}
+
+        def run_step(name: str, /, **given: Any) -> Any:
+            wanted = names.get(name)
+            if wanted is None:
+                spec = self._spec(name)
+                params = spec._params
+                wanted = names[name] = tuple(
+                    a for a in args if params is None or a in params or a in spec.keys)
+            if wanted:
+                given = {**{a: args[a] for a in wanted}, **given}
+            return self.execute(name, **given)
+
+        return run_step
+
+    @property
+    def last_run(self) -> RunResult | None:
+        """The result of this thread's last workflow run on this engine (each thread sees its
+        own; a run's result is also what ``execute_workflow`` returns)."""
+        return getattr(self._runs, "last", None)
+
+    @last_run.setter
+    def last_run(self, run: RunResult | None) -> None:
+        self._runs.last = run
+
+    async def execute_workflow_async(self, workflow: Workflow | str | os.PathLike[str],
+                                     args: Mapping[str, Any] | None = None, *, budget: int = 0) -> RunResult:
         """Run a workflow from a coroutine without blocking the event loop: the run happens
-        in a worker thread (processes execute there)."""
+        in a worker thread (processes execute there); see :meth:`execute_workflow`."""
         _count(budget, "execute_workflow_async: budget (0 = the default)")
         wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
-        return await asyncio.to_thread(self.execute_workflow, wf, budget=budget)
+        return await asyncio.to_thread(self.execute_workflow, wf, args, budget=budget)
 
     # --- state access -----------------------------------------------------------------
 
@@ -370,28 +428,40 @@ class TheusEngine(OwnsHandle):
 #
 # One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
 # map its return value onto the outputs, add the attempt's outbox messages (then seal the
-# buffer), and commit through the one commit path (state.commit) with the process's plan as
-# reads.
-# A conflict re-runs the attempt after a jittered backoff, up to the process's retries.
+# buffer), and commit through the one commit path (state.commit). The commit conflict-checks
+# the paths it writes and the declared inputs (`spec.reads`), not outputs it leaves alone.
+# A conflict re-runs the attempt after a jittered backoff, up to the process's retries; an
+# exception from the function re-runs it only under its RetryPolicy (`retry=`).
 _ATTEMPT_LOOP = """
 {kind}def {name}(self, spec, kwargs):
-    if kwargs:
-        spec.check_kwargs(kwargs)
+    if kwargs or spec.keys:
+        spec, kwargs = spec.prepare(kwargs)  # a keyed contract bound to this call's key
     fn = spec.fn
     h = self._state._h
     plan = spec.plan
+    reads = spec.reads
     single = spec.single
     effect = spec.effect
-    attempt = 0
+    retry = spec.retry
+    attempt = failures = 0
     while True:
         if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
             box = Outbox()
             version, ctx = state_begin(h, plan, {{"outbox": box}})
         else:
             version, ctx = state_begin(h, plan, PURE_EXTRAS)
-        result = fn(ctx, **kwargs)
-        if result.__class__ not in _DATA and isawaitable(result):
-            result = {wait}
+        try:
+            result = fn(ctx, **kwargs)
+            if result.__class__ not in _DATA and isawaitable(result):
+                result = {wait}
+        except Exception as e:
+            if effect:
+                box._msgs = SEALED  # the failed attempt's messages vanish; a late add raises
+            if retry is None or failures + 1 >= retry.max_attempts or not retry.should_retry(e):
+                raise
+            failures += 1
+            {sleep}(retry.delay(failures))
+            continue
         ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
             updates = {{single: result}}
@@ -405,7 +475,7 @@ _ATTEMPT_LOOP = """
         if not updates:
             return result
         try:
-            commit(h, version, updates, plan, None)
+            commit(h, version, updates, reads, None)
             return result
         except TransactionError as e:
             retries = self._retries if spec.retries is None else spec.retries

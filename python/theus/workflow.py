@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+import threading
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
 
 from . import _core
 from .errors import ArgumentError
@@ -12,7 +13,22 @@ from .errors import ArgumentError
 if TYPE_CHECKING:
     from .engine import TheusEngine
 
-__all__ = ["Workflow", "TraceEntry", "RunResult"]
+__all__ = ["Workflow", "TraceEntry", "RunResult", "REQUIRED"]
+
+
+class _Required:
+    """The default of a run argument that has none (``Workflow.args``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "theus.REQUIRED"
+
+    def __reduce__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
 
 
 class TraceEntry(NamedTuple):
@@ -33,39 +49,65 @@ class TraceEntry(NamedTuple):
     version_after: int
 
 
+_STATUSES = ("completed", "failed", "waiting")
+
+
 class RunResult:
-    """A run's record: ``executed`` process names in order, its ``trace`` (a list of
-    :class:`TraceEntry`) and how many entries were ``dropped`` beyond the cap (10,000). The
-    trace is kept in the core and converted to Python objects when first read.
+    """The record of one workflow run, returned by ``engine.execute_workflow``.
 
-    A RunResult is plain data: ``copy``, ``deepcopy`` and ``pickle`` give an equal record
-    (the trace is read first), so a worker process can send it back."""
+    - ``steps``: the process steps run, in order (a failing one included); the result
+      iterates over them and compares equal to a tuple of them, so code written for the
+      tuple that ``execute_workflow`` used to return keeps working;
+    - ``trace``: a list of :class:`TraceEntry` (one per process step and condition), and
+      ``dropped``, the entries beyond the cap (10,000) that were not kept;
+    - ``args``: the run's arguments (defaults filled in), ``status``: ``"completed"`` or
+      ``"failed"``, ``error``: the exception of a failed run (else None);
+    - ``start_version`` and ``end_version``: the committed versions around the run.
 
-    __slots__ = ("_h", "_data")
+    The trace is kept in the core and converted to Python objects when first read. A
+    RunResult is plain data: ``copy``, ``deepcopy`` and ``pickle`` give an equal record (the
+    trace is read first; a failed run's error is kept as its text), so a worker process can
+    send it back."""
 
-    def __init__(self, handle: Any) -> None:
+    __slots__ = ("_h", "_data", "args", "status", "error", "start_version", "end_version")
+
+    def __init__(self, handle: Any, *, args: Mapping[str, Any] | None = None, status: str = "completed",
+                 error: BaseException | None = None, start_version: int = 0, end_version: int = 0) -> None:
         self._h = handle
         self._data: tuple[tuple[str, ...], list[TraceEntry], int] | None = None
+        self.args: dict[str, Any] = dict(args or {})
+        self.status = status
+        self.error = error
+        self.start_version = start_version
+        self.end_version = end_version
 
     @classmethod
-    def _of(cls, executed: tuple[str, ...], trace: list[Any], dropped: int) -> "RunResult":
+    def _of(cls, executed: tuple[str, ...], trace: list[Any], dropped: int, args: dict[str, Any] | None = None,
+            status: str = "completed", error: Any = None, start: int = 0, end: int = 0) -> "RunResult":
         """A RunResult from its data (what copies and pickles rebuild)."""
-        run = cls.__new__(cls)
-        run._h = None
+        run = cls(None, args=args, status=status, error=error, start_version=start, end_version=end)
         run._data = (tuple(executed), [TraceEntry(*e) for e in trace], int(dropped))
         return run
 
     def _load(self) -> tuple[tuple[str, ...], list[TraceEntry], int]:
         if self._data is None:
-            executed, entries, dropped = _core.flux_trace(self._h)
-            self._data = (executed, [TraceEntry(*e) for e in entries], dropped)
-            self._h.close()  # the data now lives here
-            self._h = None
+            if self._h is None:
+                self._data = ((), [], 0)
+            else:
+                executed, entries, dropped = _core.flux_trace(self._h)
+                self._data = (executed, [TraceEntry(*e) for e in entries], dropped)
+                self._h.close()  # the data now lives here
+                self._h = None
         return self._data
 
     @property
+    def steps(self) -> tuple[str, ...]:
+        """The process steps run, in order (including a step that failed)."""
+        return self._load()[0]
+
+    @property
     def executed(self) -> tuple[str, ...]:
-        """The process names run, in order (including a step that failed)."""
+        """The same as :attr:`steps` (the older name)."""
         return self._load()[0]
 
     @property
@@ -78,19 +120,34 @@ class RunResult:
         """Entries not kept because the trace reached its cap."""
         return self._load()[2]
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.steps[index]
+
     def __reduce__(self) -> Any:
         executed, trace, dropped = self._load()
-        return (RunResult._of, (executed, [tuple(e) for e in trace], dropped))
+        error = self.error if self.error is None else f"{type(self.error).__name__}: {self.error}"
+        return (RunResult._of, (executed, [tuple(e) for e in trace], dropped, self.args, self.status, error,
+                                self.start_version, self.end_version))
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, list)):
+            return self.steps == tuple(other)
         if not isinstance(other, RunResult):
             return NotImplemented
-        return self._load() == other._load()
+        return (self._load(), self.args, self.status, self.start_version, self.end_version) == (
+            other._load(), other.args, other.status, other.start_version, other.end_version)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<theus.RunResult executed={len(self.executed)} entries={len(self.trace)}>"
+        return (f"<theus.RunResult {self.status} steps={len(self.steps)} "
+                f"versions={self.start_version}..{self.end_version}>")
 
 
 def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
@@ -122,18 +179,63 @@ class Workflow:
     from the same source (its ``last_run`` is not copied), so it can be sent to a worker process
     and run there by an engine of that process."""
 
-    __slots__ = ("_h", "name", "description", "process_names", "file", "source", "last_run", "_zones")
+    __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         text, file = _source(path_or_yaml)
         self._parse(text, file)
 
     def _parse(self, text: str, file: str) -> None:
-        self._h, self.name, self.description, self.process_names, zones = _core.flux_parse(text, file)
+        self._h, self.name, self.description, self.process_names, zones, decls = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
+        # the declared run arguments: name -> (has a default, the default)
+        self._args: dict[str, tuple[bool, Any]] = {name: (has, default) for name, has, default in decls}
         self.file = file
         self.source = text
-        self.last_run: RunResult | None = None
+        self._last = threading.local()
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The run arguments the workflow declares (``args:``): name -> default, with
+        :data:`REQUIRED` for one the run must give."""
+        return {name: default if has else REQUIRED for name, (has, default) in self._args.items()}
+
+    @property
+    def last_run(self) -> RunResult | None:
+        """The result of this thread's last run of this workflow (each thread sees its own)."""
+        return getattr(self._last, "run", None)
+
+    @last_run.setter
+    def last_run(self, run: RunResult | None) -> None:
+        self._last.run = run
+
+    def bind_args(self, args: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The arguments of a run: ``args`` checked against the declared names (an unknown or
+        a missing required one is an ArgumentError naming it) with the defaults filled in."""
+        if args is None:
+            args = {}
+        elif not isinstance(args, Mapping):
+            raise ArgumentError(f"execute_workflow: args: expected a dict of run arguments, got {type(args).__name__}")
+        declared = self._args
+        unknown = [k for k in args if k not in declared]
+        if unknown:
+            names = ", ".join(map(repr, declared)) or "none (add `args: [...]` to the workflow)"
+            raise ArgumentError(
+                f"execute_workflow: {self.name or self.file!r} declares no run argument {unknown[0]!r}; "
+                f"its args are {names}"
+            )
+        bound: dict[str, Any] = {}
+        for name, (has, default) in declared.items():
+            if name in args:
+                bound[name] = args[name]
+            elif has:
+                bound[name] = default
+            else:
+                raise ArgumentError(
+                    f"execute_workflow: {self.name or self.file!r} needs the run argument {name!r} "
+                    f"(pass args={{{name!r}: ...}})"
+                )
+        return bound
 
     @classmethod
     def _of(cls, text: str, file: str) -> "Workflow":
@@ -155,9 +257,9 @@ class Workflow:
             zones = tuple(engine._zones)
         _core.flux_check(self._h, tuple(engine.processes), zones)
 
-    def run(self, engine: "TheusEngine", *, budget: int = 0) -> tuple[str, ...]:
-        """Run on ``engine``: the same as ``engine.execute_workflow(self, budget=budget)``."""
-        return engine.execute_workflow(self, budget=budget)
+    def run(self, engine: "TheusEngine", args: Mapping[str, Any] | None = None, *, budget: int = 0) -> RunResult:
+        """Run on ``engine``: the same as ``engine.execute_workflow(self, args, budget=budget)``."""
+        return engine.execute_workflow(self, args, budget=budget)
 
     def __reduce__(self) -> Any:
         return (Workflow._of, (self.source, self.file))
