@@ -17,7 +17,7 @@ import (
 type host struct {
 	st      *state
 	runner  *py.Object                       // borrowed: runner(name, **with) runs one step
-	args    map[*flux.ProcessStep]*py.Object // (name,) per step, built once per run
+	args    map[*flux.ProcessStep]*py.Object // (name,) or (name, retry) per step, built once per run
 	runArgs *py.Object                       // borrowed: the run's arguments, a dict by name
 }
 
@@ -30,7 +30,16 @@ func (h *host) arg(name string) *py.Object {
 func (h *host) Run(step *flux.ProcessStep) error {
 	args, ok := h.args[step]
 	if !ok {
-		if args = py.NewTuple(py.NewStr(step.Name)); args == nil {
+		if step.Retry == nil {
+			args = py.NewTuple(py.NewStr(step.Name))
+		} else { // runner(name, retry, **with): the same retry dict for every run of the step
+			retry, err := py.FromGo(step.Retry)
+			if err != nil {
+				return err
+			}
+			args = py.NewTuple(py.NewStr(step.Name), retry)
+		}
+		if args == nil {
 			return py.ErrPython
 		}
 		h.args[step] = args
@@ -162,7 +171,7 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		decls = append(decls, py.NewTuple(py.NewStr(a.Name), py.Bool(a.HasDefault), def))
 	}
 	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
-		py.NewStrTuple(wf.Zones()), py.NewList(decls)))
+		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.HasRetry())))
 }
 
 //export go_flux_check

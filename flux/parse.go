@@ -23,7 +23,8 @@ const maxNodes = 1_000_000
 // Allowed keys per place, in the order they are listed in messages.
 var (
 	topKeys     = []string{"name", "description", "args", "steps"}
-	processKeys = []string{"process", "with"}
+	processKeys = []string{"process", "with", "retry"}
+	retryKeys   = []string{"max_attempts", "initial_delay", "backoff", "max_delay", "jitter", "retry_on"}
 	ifKeys      = []string{"flux", "condition", "then", "else"}
 	whileKeys   = []string{"flux", "condition", "max_iterations", "do"}
 	runKeys     = []string{"flux", "steps"}
@@ -487,7 +488,87 @@ func (p *loader) processStep(m *mapping, pos Pos) (Step, *Error) {
 			s.With = v.(Map)
 		}
 	}
+	if m.has("retry") {
+		r, err := p.retry(m.val["retry"])
+		if err != nil {
+			return nil, err
+		}
+		s.Retry = r
+	}
 	return s, nil
+}
+
+// retry reads a process step's `retry:` mapping: the fields of a RetryPolicy, each checked
+// here so that a typo or a bad value is a load-time error at its position.
+func (p *loader) retry(n *yaml.Node) (Map, *Error) {
+	n, err := p.resolve(n)
+	if err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.src.errorf(n.Line, n.Column, CodeNotAMapping, nil,
+			"`retry` must be a mapping such as {max_attempts: 3, initial_delay: 0.5}, got %s", describe(n))
+	}
+	m, err := p.mapping(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.onlyKeys(m, retryKeys, "retry"); err != nil {
+		return nil, err
+	}
+	out := make(Map, 0, len(m.keys))
+	for _, k := range m.keys {
+		vn, err := p.resolve(m.val[k])
+		if err != nil {
+			return nil, err
+		}
+		v, err := p.value(vn)
+		if err != nil {
+			return nil, err
+		}
+		bad := ""
+		switch k {
+		case "max_attempts":
+			if i, ok := v.(int64); !ok || i < 1 || i > 1<<31 {
+				bad = "an integer from 1 (the first run included)"
+			}
+		case "initial_delay", "max_delay", "backoff":
+			f, ok := v.(float64)
+			if i, isInt := v.(int64); isInt {
+				f, ok = float64(i), true
+			}
+			lo := 0.0
+			if k == "backoff" {
+				lo = 1
+			}
+			if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < lo {
+				bad = fmt.Sprintf("a finite number >= %g", lo)
+			}
+		case "jitter":
+			if _, ok := v.(bool); !ok {
+				bad = "true or false"
+			}
+		case "retry_on":
+			if s, ok := v.(string); ok {
+				v = []any{s}
+			}
+			list, ok := v.([]any)
+			ok = ok && len(list) > 0
+			for _, it := range list {
+				if s, isStr := it.(string); !isStr || !argName.MatchString(s) {
+					ok = false
+				}
+			}
+			if !ok {
+				bad = "an exception class name or a list of them, such as [TimeoutError, ConnectionError]"
+			}
+		}
+		if bad != "" {
+			return nil, p.src.errorf(vn.Line, vn.Column, CodeInvalidValue, nil, "retry: `%s` must be %s, got %s", k, bad, describe(vn))
+		}
+		out = append(out, KeyValue{Key: k, Value: v})
+	}
+	return out, nil
 }
 
 func (p *loader) missing(m *mapping, kind, key, example string) *Error {

@@ -110,6 +110,9 @@ type ProcessStep struct {
 	// Values are nil, bool, int64, *big.Int (beyond 64 bits), float64, string, []any and
 	// Map. Treat it as read-only.
 	With Map
+	// Retry holds the fields of the step's `retry:` (a RetryPolicy), checked at load time;
+	// nil when absent.
+	Retry Map
 
 	pos Pos
 }
@@ -258,6 +261,18 @@ func (w *Workflow) Check(known []string) error {
 		return false
 	})
 	return err
+}
+
+// HasRetry reports whether any process step has a `retry:`.
+func (w *Workflow) HasRetry() bool {
+	found := false
+	walk(w.Steps, func(s Step) bool {
+		if p, ok := s.(*ProcessStep); ok && p.Retry != nil {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // Zones returns the top-level names the workflow's conditions read (run arguments aside), each once, in order of

@@ -25,7 +25,7 @@ from .contracts import StateUpdate, process
 from .retry import RetryPolicy
 from .engine import TheusEngine
 from .outbox import OutboxMsg
-from .workflow import RunResult, TraceEntry, Workflow
+from .workflow import REQUIRED, RunResult, TraceEntry, Workflow
 
 from ._version import __version__
 
@@ -38,6 +38,7 @@ __all__ = [
     "OutboxMsg",
     "Workflow",
     "RunResult",
+    "REQUIRED",
     "TraceEntry",
     "State",
     "Snapshot",

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 from . import _core
 from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
+from .retry import RetryPolicy
 from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
@@ -219,6 +220,10 @@ class TheusEngine(OwnsHandle):
             spec = None
         if spec is None:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
+        return self._run(spec, kwargs)
+
+    def _run(self, spec: ProcessSpec, kwargs: dict[str, Any]) -> Any:
+        """Run the attempts of one process call in this thread."""
         if spec.is_async:
             _no_running_loop(spec)
             return asyncio.run(_attempts_async(self, spec, kwargs))
@@ -322,7 +327,7 @@ class TheusEngine(OwnsHandle):
         start = self._state.version
         run: RunResult | None = None
         try:
-            _core.flux_run(wf._h, self._state._h, self._step_runner(bound), budget, sink, bound)
+            _core.flux_run(wf._h, self._state._h, self._step_runner(bound, wf), budget, sink, bound)
         except BaseException as e:
             run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
                             start_version=start, end_version=self._end_version(start))
@@ -342,14 +347,17 @@ class TheusEngine(OwnsHandle):
     def _end_version(self, start: int) -> int:
         return start if self._state.closed else self._state.version
 
-    def _step_runner(self, args: dict[str, Any]) -> Callable[..., Any]:
-        """The callable the stepper runs a process step with: the step's process gets the run
-        arguments it names (parameters or placeholders), then the step's ``with:``."""
-        if not args:
+    def _step_runner(self, args: dict[str, Any], wf: Workflow) -> Callable[..., Any]:
+        """The callable the stepper runs a process step with, ``runner(name, **with)`` or
+        ``runner(name, retry, **with)`` for a step with ``retry:``: the step's process gets
+        the run arguments it names (parameters or placeholders), then the step's ``with:``,
+        under the step's RetryPolicy when it has one."""
+        if not args and not wf._has_retry:
             return self.execute
         names: dict[str, tuple[str, ...]] = {}
+        policies: dict[int, tuple[dict[str, Any], ProcessSpec]] = {}  # the stepper reuses each step's dict
 
-        def run_step(name: str, /, **given: Any) -> Any:
+        def run_step(name: str, retry: dict[str, Any] | None = None, /, **given: Any) -> Any:
             wanted = names.get(name)
             if wanted is None:
                 spec = self._spec(name)
@@ -358,7 +366,14 @@ class TheusEngine(OwnsHandle):
                     a for a in args if params is None or a in params or a in spec.keys)
             if wanted:
                 given = {**{a: args[a] for a in wanted}, **given}
-            return self.execute(name, **given)
+            if retry is None:
+                return self.execute(name, **given)
+            held = policies.get(id(retry))
+            if held is None:
+                base = self._spec(name)
+                policy = RetryPolicy.from_fields(retry, f"Flux step `{name}`")
+                held = policies[id(retry)] = (retry, dataclasses.replace(base, retry=policy))
+            return self._run(held[1], given)
 
         return run_step
 
@@ -378,7 +393,15 @@ class TheusEngine(OwnsHandle):
         in a worker thread (processes execute there); see :meth:`execute_workflow`."""
         _count(budget, "execute_workflow_async: budget (0 = the default)")
         wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
-        return await asyncio.to_thread(self.execute_workflow, wf, args, budget=budget)
+        try:
+            run = await asyncio.to_thread(self.execute_workflow, wf, args, budget=budget)
+        except BaseException as e:
+            failed = getattr(e, "run", None)
+            if isinstance(failed, RunResult):
+                wf.last_run = self.last_run = failed
+            raise
+        wf.last_run = self.last_run = run  # the caller's thread sees its run
+        return run
 
     # --- state access -----------------------------------------------------------------
 

@@ -179,14 +179,16 @@ class Workflow:
     from the same source (its ``last_run`` is not copied), so it can be sent to a worker process
     and run there by an engine of that process."""
 
-    __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last")
+    __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last",
+                 "_has_retry")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         text, file = _source(path_or_yaml)
         self._parse(text, file)
 
     def _parse(self, text: str, file: str) -> None:
-        self._h, self.name, self.description, self.process_names, zones, decls = _core.flux_parse(text, file)
+        (self._h, self.name, self.description, self.process_names, zones, decls,
+         self._has_retry) = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
         # the declared run arguments: name -> (has a default, the default)
         self._args: dict[str, tuple[bool, Any]] = {name: (has, default) for name, has, default in decls}
