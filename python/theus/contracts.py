@@ -147,6 +147,7 @@ class ProcessSpec:
     reads: Any = field(init=False, repr=False)
     _params: frozenset[str] | None = field(init=False, repr=False)
     _bound: dict[tuple[str, ...], ProcessSpec] = field(init=False, repr=False)
+    _fitted: set[frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         seen: dict[str, None] = {}
@@ -160,6 +161,7 @@ class ProcessSpec:
         object.__setattr__(self, "keys", tuple(keys))
         object.__setattr__(self, "_params", _keyword_params(self.fn))
         object.__setattr__(self, "_bound", {})
+        object.__setattr__(self, "_fitted", set())
         if keys:  # a template: bound per call (bind), the bound contracts hold the plans
             object.__setattr__(self, "plan", None)
             object.__setattr__(self, "reads", None)
@@ -226,7 +228,13 @@ class ProcessSpec:
 
     def check_kwargs(self, kwargs: Mapping[str, Any]) -> None:
         """Raise ContractViolationError unless the process function accepts these keyword
-        arguments (from ``execute(fn, **kwargs)`` or a Flux step's ``with:``) besides ctx."""
+        arguments (from ``execute(fn, **kwargs)`` or a Flux step's ``with:``) besides ctx.
+        Whether they fit depends on their names only, so a set of names that fitted once is
+        not checked again."""
+        names = frozenset(kwargs)
+        fitted = self._fitted
+        if names in fitted:
+            return
         try:
             sig = inspect.signature(self.fn)
         except (TypeError, ValueError):  # no signature to check (a C callable): the call decides
@@ -238,6 +246,8 @@ class ProcessSpec:
                 f"{self.name}: the keyword arguments {sorted(kwargs)} do not fit its parameters ({e}); "
                 "declare each keyword argument as a parameter after ctx, or accept **kwargs"
             ) from None
+        if len(fitted) < _BOUND_CACHE:
+            fitted.add(names)
 
     def __reduce__(self) -> Any:
         """Copies and pickles rebuild the contract (and its parsed paths) from its fields."""

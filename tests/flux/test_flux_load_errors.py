@@ -26,7 +26,7 @@ CASES = [
     ("typo_condtion", "steps:\n  - flux: while\n    condtion: domain.counter < 3\n    do: [inc]\n",
      3, 5, "unknown key `condtion` in a while step (did you mean `condition`?"),
     ("foreign_on_success", "steps:\n  - process: a\n    on_success: b\n", 3, 5,
-     "unknown key `on_success` in a process step (allowed: process, with)"),
+     "unknown key `on_success` in a process step (allowed: process, with, retry)"),
     ("unknown_key_in_if", "steps:\n  - flux: if\n    condition: true\n    then: [a]\n    elif: [b]\n", 5, 5,
      "unknown key `elif`"),
     ("unknown_kind", "steps:\n  - flux: iff\n    condition: true\n    then: [a]\n", 2, 11,
