@@ -19,6 +19,28 @@ type host struct {
 	runner  *py.Object                       // borrowed: runner(name, **with) runs one step
 	args    map[*flux.ProcessStep]*py.Object // (name,) or (name, retry) per step, built once per run
 	runArgs *py.Object                       // borrowed: the run's arguments, a dict by name
+	caught  *py.Object                       // owned: the error an except block handles, or nil
+}
+
+// Catch implements flux.Catcher: a process's Python exception of one of classes is taken
+// out of the way (handled by the except block); other errors stay as they are.
+func (h *host) Catch(err error, classes []string) (string, string, bool) {
+	var pe py.PythonError
+	if !errors.As(err, &pe) {
+		return "", "", false
+	}
+	return py.CatchPending(classes)
+}
+
+// Caught implements flux.Catcher: the steps run next receive info as their `error`.
+func (h *host) Caught(info map[string]any) {
+	if h.caught != nil {
+		h.caught.DecRef()
+		h.caught = nil
+	}
+	if info != nil {
+		h.caught, _ = py.FromGo(info) // nil on failure: the steps then get no error
+	}
 }
 
 // arg is the run argument name (borrowed), or nil when the run has none of that name.
@@ -44,6 +66,16 @@ func (h *host) Run(step *flux.ProcessStep) error {
 		}
 		h.args[step] = args
 	}
+	if h.caught != nil { // runner(name, retry, error, **with) inside an except block
+		retry := py.None()
+		if len(py.TupleItems(args)) > 1 {
+			retry = py.TupleItems(args)[1].IncRef()
+		}
+		if args = py.NewTuple(py.NewStr(step.Name), retry, h.caught.IncRef()); args == nil {
+			return py.ErrPython
+		}
+		defer args.DecRef()
+	}
 	var kwargs *py.Object
 	if len(step.With) > 0 { // converted per call: the process may change what it is given
 		var err error
@@ -65,6 +97,7 @@ func (h *host) close() {
 	for _, a := range h.args {
 		a.DecRef()
 	}
+	h.Caught(nil)
 }
 
 // Values reads the paths of a condition from one snapshot. A path that goes through a leaf
@@ -171,7 +204,7 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		decls = append(decls, py.NewTuple(py.NewStr(a.Name), py.Bool(a.HasDefault), def))
 	}
 	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
-		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.HasRetry())))
+		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.StepOptions())))
 }
 
 //export go_flux_check

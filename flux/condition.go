@@ -47,6 +47,9 @@ type Condition struct {
 	fast    shortcut // the condition without the VM, for the common shapes; may be nil
 	pos     Pos
 	at      func(offset int) Pos // maps a rune offset in Source to a source position
+	// readsError is set when a path is rooted at error (the caught error of an except:),
+	// which the stepper reads itself instead of asking the host.
+	readsError bool
 }
 
 // Pos is the position of the expression's first character.
@@ -342,6 +345,9 @@ func compileCondition(src *source, text string, at func(int) Pos) (*Condition, *
 		offsets[i] = c.at[pathKey(p)]
 	}
 	cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
+	for _, p := range paths {
+		cond.readsError = cond.readsError || p[0] == ErrorRoot
+	}
 	cond.fast = shortcutOf(root, slots)
 	if len(paths) == 0 { // reads no state: whatever it does, it does now
 		var m vm.VM

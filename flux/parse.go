@@ -28,7 +28,8 @@ var (
 	ifKeys      = []string{"flux", "condition", "then", "else"}
 	whileKeys   = []string{"flux", "condition", "max_iterations", "do"}
 	runKeys     = []string{"flux", "steps"}
-	fluxKinds   = []string{"if", "while", "run"}
+	tryKeys     = []string{"flux", "do", "except", "errors"}
+	fluxKinds   = []string{"if", "while", "run", "try"}
 )
 
 // Parse reads a workflow from YAML source and performs every load-time check: structure,
@@ -407,7 +408,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 	case m.has("flux"):
 	default:
 		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidStep, nil,
-			"a step mapping needs `process: <name>` or `flux: if|while|run`")
+			"a step mapping needs `process: <name>` or `flux: if|while|run|try`")
 	}
 	kn, err := p.resolve(m.val["flux"])
 	if err != nil {
@@ -424,6 +425,8 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		return p.whileStep(m, pos)
 	case "run":
 		return p.runStep(m, pos)
+	case "try":
+		return p.tryStep(m, pos)
 	}
 	hint := ""
 	if best := closest(kind, fluxKinds); kind != "" && best != "" {
@@ -434,7 +437,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		what = fmt.Sprintf("%q", kind)
 	}
 	return nil, p.src.errorf(kn.Line, kn.Column, CodeUnknownKind, nil,
-		"unknown flux kind %s (%sexpected if, while or run)", what, hint)
+		"unknown flux kind %s (%sexpected if, while, run or try)", what, hint)
 }
 
 func (p *loader) processName(n *yaml.Node) (string, *Error) {
@@ -664,6 +667,58 @@ func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
 	var err *Error
 	if s.Steps, err = p.steps(m, "steps"); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+func (p *loader) tryStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, tryKeys, "a try step"); err != nil {
+		return nil, err
+	}
+	s := &TryStep{pos: pos}
+	for _, block := range []struct {
+		key, example string
+		into         *[]Step
+	}{{"do", "do: [charge_card]", &s.Do}, {"except", "except: [notify_failure]", &s.Except}} {
+		if !m.has(block.key) {
+			return nil, p.missing(m, "try", block.key, block.example)
+		}
+		steps, err := p.steps(m, block.key)
+		if err != nil {
+			return nil, err
+		}
+		if len(steps) == 0 {
+			n := m.val[block.key]
+			return nil, p.src.errorf(n.Line, n.Column, CodeEmptyBody, nil, "try step has an empty `%s` list (add a step)", block.key)
+		}
+		*block.into = steps
+	}
+	if m.has("errors") {
+		n, err := p.resolve(m.val["errors"])
+		if err != nil {
+			return nil, err
+		}
+		v, err := p.value(n)
+		if err != nil {
+			return nil, err
+		}
+		if one, ok := v.(string); ok {
+			v = []any{one}
+		}
+		list, ok := v.([]any)
+		ok = ok && len(list) > 0
+		for _, it := range list {
+			name, isStr := it.(string)
+			if !isStr || !argName.MatchString(name) {
+				ok = false
+				break
+			}
+			s.Errors = append(s.Errors, name)
+		}
+		if !ok {
+			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+				"`errors` must be an exception class name or a list of them, such as [TimeoutError, ValueError], got %s", describe(n))
+		}
 	}
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,20 @@ type Host interface {
 	// polls it every 64 operations and whenever 5 ms have passed since the last poll; a
 	// non-nil error aborts the run and is returned unchanged.
 	Interrupted() error
+}
+
+// Catcher is optionally implemented by a Host whose step errors have classes (Python
+// exceptions). Without one, a `flux: try` catches every step error, and `errors:` matches the
+// class name "Error".
+type Catcher interface {
+	// Catch reports whether err, the error of a failed process step, is an instance of one
+	// of classes (a class or one of its bases has the name; any error when classes is
+	// empty). When it is, the host treats the error as handled and returns its class name
+	// and message; when not, err must stay as it was.
+	Catch(err error, classes []string) (typ, msg string, ok bool)
+	// Caught tells the host the error the steps it runs next are handling: the map holds
+	// type, message and step; nil when the except block is over.
+	Caught(info map[string]any)
 }
 
 // Versioner is optionally implemented by a Host to expose the committed state version. When
@@ -58,7 +73,7 @@ type Trace struct {
 type TraceEntry struct {
 	// Step is the process name, or the condition's source for an if or while.
 	Step string
-	// Kind is "process", "if" or "while".
+	// Kind is "process", "if", "while", or "except" for an error a `flux: try` caught.
 	Kind string
 	// Pos is the step's position.
 	Pos Pos
@@ -66,7 +81,8 @@ type TraceEntry struct {
 	Start time.Time
 	// Duration is how long it took.
 	Duration time.Duration
-	// Outcome is "ok" or "error" for a process, "true", "false" or "error" for a condition.
+	// Outcome is "ok" or "error" for a process, "true", "false" or "error" for a condition,
+	// and the caught error's class name for an except entry (whose Step is the failed step).
 	Outcome string
 	// VersionBefore and VersionAfter are the committed versions around the step; zero
 	// unless the Host implements Versioner.
@@ -122,6 +138,7 @@ type runner struct {
 	now       time.Time // refreshed around every process and condition; read by tick
 	maxTrace  int
 	trace     *Trace
+	caught    map[string]any // the error the current except block handles; nil outside one
 }
 
 // tick counts one operation at pos, enforces the budget and polls for interruption.
@@ -197,6 +214,8 @@ func (r *runner) step(s Step) error {
 		}
 	case *RunStep:
 		return r.steps(s.Steps)
+	case *TryStep:
+		return r.try(s)
 	}
 	panic(fmt.Sprintf("flux: unknown step type %T", s))
 }
@@ -224,6 +243,86 @@ func (r *runner) process(s *ProcessStep) error {
 	return nil
 }
 
+// try runs s.Do, and s.Except when a process step in it failed with a matching error.
+// Budget, loop-limit and condition errors, and interruptions, are never caught.
+func (r *runner) try(s *TryStep) error {
+	err := r.steps(s.Do)
+	var fe *Error
+	if err == nil || !errors.As(err, &fe) || fe.Code != CodeStep {
+		return err
+	}
+	typ, msg, ok := "Error", "", true
+	if fe.Err != nil {
+		msg = fe.Err.Error()
+	}
+	catcher, isCatcher := r.h.(Catcher)
+	if isCatcher {
+		typ, msg, ok = catcher.Catch(fe.Err, s.Errors)
+	} else if len(s.Errors) > 0 {
+		ok = false
+		for _, name := range s.Errors {
+			ok = ok || name == typ
+		}
+	}
+	if !ok {
+		return err
+	}
+	r.now = time.Now()
+	v := r.version()
+	r.record(TraceEntry{Step: fe.Step, Kind: "except", Pos: s.pos, Start: r.now, Outcome: typ, VersionBefore: v, VersionAfter: v})
+	outer := r.caught
+	r.caught = map[string]any{"type": typ, "message": msg, "step": fe.Step}
+	if isCatcher {
+		catcher.Caught(r.caught)
+	}
+	err = r.steps(s.Except)
+	r.caught = outer
+	if isCatcher {
+		catcher.Caught(outer)
+	}
+	return err
+}
+
+// values reads the paths of c: the caught error's fields from the stepper, the rest from
+// the host.
+func (r *runner) values(c *Condition) ([]any, error) {
+	if !c.readsError {
+		return r.h.Values(c.paths)
+	}
+	out := make([]any, len(c.paths))
+	var hostPaths [][]string
+	var at []int
+	for i, p := range c.paths {
+		if p[0] != ErrorRoot {
+			hostPaths, at = append(hostPaths, p), append(at, i)
+			continue
+		}
+		switch v, ok := r.caught[p[min(1, len(p)-1)]]; {
+		case len(p) == 1:
+			out[i] = r.caught
+		case !ok:
+			out[i] = Missing{}
+		case len(p) > 2:
+			out[i] = NotAMapping{Depth: 2, Type: "str"}
+		default:
+			out[i] = v
+		}
+	}
+	if len(hostPaths) > 0 {
+		vals, err := r.h.Values(hostPaths)
+		if err != nil {
+			return nil, err
+		}
+		if len(vals) != len(hostPaths) {
+			return nil, fmt.Errorf("the state reader returned %d values for %d paths", len(vals), len(hostPaths))
+		}
+		for j, i := range at {
+			out[i] = vals[j]
+		}
+	}
+	return out, nil
+}
+
 // condition evaluates c for the step of the given kind at pos.
 func (r *runner) condition(c *Condition, kind string, pos Pos) (bool, error) {
 	r.now = time.Now()
@@ -249,7 +348,7 @@ func (r *runner) evaluate(c *Condition, kind string, pos Pos) (bool, error) {
 	var values []any
 	if len(c.paths) > 0 {
 		var err error
-		values, err = r.h.Values(c.paths)
+		values, err = r.values(c)
 		if err != nil {
 			return false, r.w.src.errorAt(c.pos, CodeCondition, err,
 				"%s condition (line %d) could not read the state: %v", kind, pos.Line, err)

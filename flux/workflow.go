@@ -57,29 +57,54 @@ type ArgRef struct {
 }
 
 // checkConditionArgs reports the first condition, in source order, that reads a run argument
-// the workflow does not declare.
+// the workflow does not declare, or reads error.* outside an `except:` block (or a field of
+// the error other than type, message and step).
 func (w *Workflow) checkConditionArgs() error {
 	declared := make(map[string]bool, len(w.Args))
 	for _, a := range w.Args {
 		declared[a.Name] = true
 	}
-	var err error
-	walk(w.Steps, func(s Step) bool {
-		c := conditionOf(s)
-		if c == nil {
-			return true
-		}
-		for i, p := range c.paths {
-			if p[0] != ArgsRoot || len(p) < 2 || declared[p[1]] {
-				continue
+	return w.checkNames(w.Steps, declared, false)
+}
+
+func (w *Workflow) checkNames(steps []Step, declared map[string]bool, inExcept bool) error {
+	for _, s := range steps {
+		if c := conditionOf(s); c != nil {
+			for i, p := range c.paths {
+				var msg string
+				switch {
+				case p[0] == ArgsRoot && len(p) >= 2 && !declared[p[1]]:
+					msg = unknownArg(p[1], declared, fmt.Sprintf("condition `%s` reads", c.Source))
+				case p[0] == ErrorRoot && !inExcept:
+					msg = fmt.Sprintf("condition `%s` reads `error`, which exists only inside the `except:` of a `flux: try`", c.Source)
+				case p[0] == ErrorRoot && len(p) >= 2 && !slices.Contains(errorFields, p[1]):
+					msg = fmt.Sprintf("condition `%s` reads error.%s; the caught error has %s", c.Source, p[1], strings.Join(errorFields, ", "))
+				default:
+					continue
+				}
+				return w.src.errorAt(c.at(c.offsets[i]), CodeUnknownArg, nil, "%s", msg)
 			}
-			err = w.src.errorAt(c.at(c.offsets[i]), CodeUnknownArg, nil, "%s",
-				unknownArg(p[1], declared, fmt.Sprintf("condition `%s` reads", c.Source)))
-			return false
 		}
-		return true
-	})
-	return err
+		var err error
+		switch s := s.(type) {
+		case *IfStep:
+			if err = w.checkNames(s.Then, declared, inExcept); err == nil {
+				err = w.checkNames(s.Else, declared, inExcept)
+			}
+		case *WhileStep:
+			err = w.checkNames(s.Do, declared, inExcept)
+		case *RunStep:
+			err = w.checkNames(s.Steps, declared, inExcept)
+		case *TryStep:
+			if err = w.checkNames(s.Do, declared, inExcept); err == nil {
+				err = w.checkNames(s.Except, declared, true)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // conditionOf is the condition of an if or while step, nil for other steps.
@@ -93,7 +118,7 @@ func conditionOf(s Step) *Condition {
 	return nil
 }
 
-// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep or *RunStep.
+// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep, *RunStep or *TryStep.
 type Step interface {
 	// Pos is where the step starts in the source.
 	Pos() Pos
@@ -168,6 +193,36 @@ type RunStep struct {
 	pos Pos
 }
 
+// TryStep runs Do; when a process step inside it fails (its function raised, or its commit
+// was refused) with an error whose class is one of Errors (any error when Errors is empty),
+// it runs Except instead of failing the run. Inside Except, conditions read the caught
+// error as error.type, error.message and error.step.
+type TryStep struct {
+	// Do is the protected block; never empty.
+	Do []Step
+	// Except runs when Do fails with a matching error; never empty.
+	Except []Step
+	// Errors are the exception class names `errors:` lists (a class matches when it or one
+	// of its bases has the name); nil matches every step error.
+	Errors []string
+
+	pos Pos
+}
+
+// ErrorRoot is the name under which conditions inside `except:` read the caught error.
+const ErrorRoot = "error"
+
+// errorFields are what error.<field> may name.
+var errorFields = []string{"type", "message", "step"}
+
+// Pos implements Step.
+func (s *TryStep) Pos() Pos { return s.pos }
+
+// Kind implements Step.
+func (*TryStep) Kind() string { return "try" }
+
+func (*TryStep) isStep() {}
+
 // Pos implements Step.
 func (s *ProcessStep) Pos() Pos { return s.pos }
 
@@ -211,6 +266,8 @@ func walk(steps []Step, fn func(Step) bool) bool {
 			ok = walk(s.Do, fn)
 		case *RunStep:
 			ok = walk(s.Steps, fn)
+		case *TryStep:
+			ok = walk(s.Do, fn) && walk(s.Except, fn)
 		default:
 			ok = true
 		}
@@ -263,11 +320,15 @@ func (w *Workflow) Check(known []string) error {
 	return err
 }
 
-// HasRetry reports whether any process step has a `retry:`.
-func (w *Workflow) HasRetry() bool {
+// StepOptions reports whether any process step has a `retry:` or runs inside an `except:`
+// (where it may receive the caught error): a host then passes more than `with:` to steps.
+func (w *Workflow) StepOptions() bool {
 	found := false
 	walk(w.Steps, func(s Step) bool {
-		if p, ok := s.(*ProcessStep); ok && p.Retry != nil {
+		switch s := s.(type) {
+		case *ProcessStep:
+			found = s.Retry != nil
+		case *TryStep:
 			found = true
 		}
 		return !found
@@ -285,7 +346,7 @@ func (w *Workflow) Zones() []string {
 			return true
 		}
 		for _, p := range c.paths {
-			if p[0] != ArgsRoot && !slices.Contains(zones, p[0]) {
+			if p[0] != ArgsRoot && p[0] != ErrorRoot && !slices.Contains(zones, p[0]) {
 				zones = append(zones, p[0])
 			}
 		}
@@ -310,7 +371,7 @@ func (w *Workflow) CheckZones(zones []string) error {
 			return true
 		}
 		for i, p := range c.paths {
-			if set[p[0]] || p[0] == ArgsRoot {
+			if set[p[0]] || p[0] == ArgsRoot || p[0] == ErrorRoot {
 				continue
 			}
 			msg := fmt.Sprintf("unknown zone `%s` in condition `%s`", p[0], c.Source)

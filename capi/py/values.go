@@ -6,6 +6,8 @@ import "C"
 import (
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/theus-dev/theus/flux"
@@ -331,6 +333,51 @@ func setFromGo(d *Object, k string, v any, ref func(string) *Object) error {
 	err = SetItemStr(d, k, o)
 	o.DecRef()
 	return err
+}
+
+// CatchPending takes the pending exception out of the way when it is an Exception (never a
+// KeyboardInterrupt or SystemExit) whose class, or one of its bases, has one of the names in
+// classes (any Exception when classes is empty), and returns its class name and str(). When
+// it does not match, it stays pending and ok is false.
+func CatchPending(classes []string) (typ, msg string, ok bool) {
+	if C.PyErr_Occurred() == nil || C.PyErr_ExceptionMatches(C.PyExc_Exception) == 0 {
+		return "", "", false
+	}
+	var t, v, tb *C.PyObject
+	C.PyErr_Fetch(&t, &v, &tb)
+	C.PyErr_NormalizeException(&t, &v, &tb)
+	tp := (*C.PyTypeObject)(unsafe.Pointer(t))
+	ok = len(classes) == 0
+	if mro := tp.tp_mro; !ok && mro != nil {
+		for i := C.Py_ssize_t(0); i < C.PyTuple_Size(mro) && !ok; i++ {
+			base := (*C.PyTypeObject)(unsafe.Pointer(C.PyTuple_GetItem(mro, i)))
+			ok = slices.Contains(classes, shortName(base))
+		}
+	}
+	if !ok {
+		C.PyErr_Restore(t, v, tb)
+		return "", "", false
+	}
+	typ = shortName(tp)
+	if s := C.PyObject_Str(v); s != nil {
+		msg, _ = Str(obj(s))
+		C.Py_DecRef(s)
+	}
+	C.PyErr_Clear()
+	C.Py_DecRef(t)
+	C.Py_DecRef(v)
+	C.Py_DecRef(tb)
+	return typ, msg, true
+}
+
+// shortName is a type's name without its module (numpy's "numpy.linalg.LinAlgError" is
+// "LinAlgError"; Python classes have no module in it).
+func shortName(tp *C.PyTypeObject) string {
+	name := C.GoString(tp.tp_name)
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
 }
 
 // SavedError holds a Python exception taken out of the way while other Python calls run.

@@ -348,16 +348,18 @@ class TheusEngine(OwnsHandle):
         return start if self._state.closed else self._state.version
 
     def _step_runner(self, args: dict[str, Any], wf: Workflow) -> Callable[..., Any]:
-        """The callable the stepper runs a process step with, ``runner(name, **with)`` or
-        ``runner(name, retry, **with)`` for a step with ``retry:``: the step's process gets
-        the run arguments it names (parameters or placeholders), then the step's ``with:``,
-        under the step's RetryPolicy when it has one."""
-        if not args and not wf._has_retry:
+        """The callable the stepper runs a process step with: ``runner(name, **with)``, or
+        ``runner(name, retry, error, **with)`` for a step with ``retry:`` or inside an
+        ``except:``. The step's process gets the run arguments it names (parameters or
+        placeholders), the caught ``error`` when a parameter names it, then the step's
+        ``with:``, under the step's RetryPolicy when it has one."""
+        if not args and not wf._step_options:
             return self.execute
         names: dict[str, tuple[str, ...]] = {}
         policies: dict[int, tuple[dict[str, Any], ProcessSpec]] = {}  # the stepper reuses each step's dict
 
-        def run_step(name: str, retry: dict[str, Any] | None = None, /, **given: Any) -> Any:
+        def run_step(name: str, retry: dict[str, Any] | None = None, error: dict[str, str] | None = None,
+                     /, **given: Any) -> Any:
             wanted = names.get(name)
             if wanted is None:
                 spec = self._spec(name)
@@ -366,6 +368,10 @@ class TheusEngine(OwnsHandle):
                     a for a in args if params is None or a in params or a in spec.keys)
             if wanted:
                 given = {**{a: args[a] for a in wanted}, **given}
+            if error is not None:
+                params = self._spec(name)._params
+                if params is not None and "error" in params:
+                    given = {"error": error, **given}
             if retry is None:
                 return self.execute(name, **given)
             held = policies.get(id(retry))

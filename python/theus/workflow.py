@@ -180,7 +180,7 @@ class Workflow:
     and run there by an engine of that process."""
 
     __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last",
-                 "_has_retry")
+                 "_step_options")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         text, file = _source(path_or_yaml)
@@ -188,7 +188,7 @@ class Workflow:
 
     def _parse(self, text: str, file: str) -> None:
         (self._h, self.name, self.description, self.process_names, zones, decls,
-         self._has_retry) = _core.flux_parse(text, file)
+         self._step_options) = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
         # the declared run arguments: name -> (has a default, the default)
         self._args: dict[str, tuple[bool, Any]] = {name: (has, default) for name, has, default in decls}
