@@ -204,7 +204,7 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		decls = append(decls, py.NewTuple(py.NewStr(a.Name), py.Bool(a.HasDefault), def))
 	}
 	return result(py.NewTuple(newHandle(wf), py.NewStr(wf.Name), py.NewStr(wf.Description), py.NewStrTuple(names),
-		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.StepOptions())))
+		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.StepOptions()), py.NewStrTuple(wf.Waits())))
 }
 
 //export go_flux_check
@@ -261,7 +261,7 @@ func strTuple(what string, o *py.Object) ([]string, error) {
 func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("flux_run", args, n, ints, ok, 6)
+	a, c, err := newCall("flux_run", args, n, ints, ok, 7)
 	if err != nil {
 		return fail(err)
 	}
@@ -294,16 +294,32 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 	if !py.IsDict(a[5]) {
 		return fail(argErrorf("flux_run: the run's arguments must be a dict, got %s", py.TypeName(a[5])))
 	}
+	var paused *flux.Waiting // a parked run to resume, or nil to start one
+	if !py.IsNone(a[6]) {
+		if paused, err = handle[*flux.Waiting](c, 6); err != nil {
+			return fail(err)
+		}
+	}
 	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}, runArgs: a[5]}
 	defer h.close()
-	trace, runErr := wf.Run(h, flux.RunOptions{Budget: int(budget)})
+	var trace *flux.Trace
+	var runErr error
+	if paused == nil {
+		trace, runErr = wf.Run(h, flux.RunOptions{Budget: int(budget)})
+	} else {
+		trace, runErr = wf.Resume(h, paused, flux.RunOptions{Budget: int(budget)})
+	}
 	if err := recordTrace(a[4], trace); err != nil && runErr == nil {
 		return fail(err)
+	}
+	var wt *flux.Waiting
+	if errors.As(runErr, &wt) { // parked: (its Handle, the awaited input's name)
+		return result(py.NewTuple(newHandle(wt), py.NewStr(wt.For)))
 	}
 	if runErr != nil {
 		return fail(closedDuringRun(runErr))
 	}
-	return result(py.NewStrTuple(trace.Executed))
+	return result(py.None())
 }
 
 // closedDuringRun turns a condition that found the state closed into an ArgumentError

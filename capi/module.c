@@ -22,7 +22,8 @@ static PyObject *after_fork_in_child(PyObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-/* theus_ints holds the leading int and Handle arguments of a call (versions, core handles),
+/* theus_ints holds the leading int and Handle arguments of a call (versions, core handles;
+   the first THEUS_INT_ARGS of them, see py/py.h),
    read here in C so the Go side needs no crossing for them: bit i of `ok` says ints[i] is the
    int args[i]; bit 16+i says args[i] is a theus Handle and ints[i] its core number (0 once
    closed). Only a Handle names a core object: a plain int never does. */
@@ -104,9 +105,9 @@ static PyMethodDef core_methods[] = {
     M(state_stats, SIG(state_stats, "state", "Dict of bookkeeping counters.")),
     M(snapshot_get, SIG(snapshot_get, "snapshot, path", "The read-only value at path (None: the root).")),
     M(runtime_stats, "runtime_stats($module, /)\n--\n\nDict of process-wide counters."),
-    M(flux_parse, SIG(flux_parse, "source, file", "(workflow Handle, name, description, process names, zones its conditions read, declared args [(name, has default, default)], has a step retry).")),
+    M(flux_parse, SIG(flux_parse, "source, file", "(workflow Handle, name, description, process names, zones its conditions read, declared args [(name, has default, default)], whether steps take options (retry, except), wait names).")),
     M(flux_check, SIG(flux_check, "workflow, names, zones", "FluxError unless every process name is known and, when zones is a tuple, every zone a condition reads is one of them.")),
-    M(flux_run, SIG(flux_run, "workflow, state, runner, budget, sink, args", "Executed names; sink gets the run's trace Handle; args is the run's arguments dict.")),
+    M(flux_run, SIG(flux_run, "workflow, state, runner, budget, sink, args, paused", "None, or (paused Handle, awaited name) for a run parked at a wait; sink gets the trace Handle; args: the run's arguments; paused: a parked run to resume, or None.")),
     M(flux_trace, SIG(flux_trace, "trace", "(executed names, entries, dropped) of a finished run.")),
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
      "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},

@@ -29,7 +29,8 @@ var (
 	whileKeys   = []string{"flux", "condition", "max_iterations", "do"}
 	runKeys     = []string{"flux", "steps"}
 	tryKeys     = []string{"flux", "do", "except", "errors"}
-	fluxKinds   = []string{"if", "while", "run", "try"}
+	waitKeys    = []string{"flux", "for"}
+	fluxKinds   = []string{"if", "while", "run", "try", "wait"}
 )
 
 // Parse reads a workflow from YAML source and performs every load-time check: structure,
@@ -56,6 +57,7 @@ type loader struct {
 	src   *source
 	nodes int
 	args  map[string]bool // the declared run arguments, known before the steps are read
+	waits map[string]bool // the `for:` names of the wait steps read so far
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -408,7 +410,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 	case m.has("flux"):
 	default:
 		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidStep, nil,
-			"a step mapping needs `process: <name>` or `flux: if|while|run|try`")
+			"a step mapping needs `process: <name>` or `flux: if|while|run|try|wait`")
 	}
 	kn, err := p.resolve(m.val["flux"])
 	if err != nil {
@@ -427,6 +429,8 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		return p.runStep(m, pos)
 	case "try":
 		return p.tryStep(m, pos)
+	case "wait":
+		return p.waitStep(m, pos)
 	}
 	hint := ""
 	if best := closest(kind, fluxKinds); kind != "" && best != "" {
@@ -437,7 +441,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		what = fmt.Sprintf("%q", kind)
 	}
 	return nil, p.src.errorf(kn.Line, kn.Column, CodeUnknownKind, nil,
-		"unknown flux kind %s (%sexpected if, while, run or try)", what, hint)
+		"unknown flux kind %s (%sexpected if, while, run, try or wait)", what, hint)
 }
 
 func (p *loader) processName(n *yaml.Node) (string, *Error) {
@@ -669,6 +673,32 @@ func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (p *loader) waitStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, waitKeys, "a wait step"); err != nil {
+		return nil, err
+	}
+	if !m.has("for") {
+		return nil, p.missing(m, "wait", "for", "for: approval")
+	}
+	n, err := p.resolve(m.val["for"])
+	if err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || !argName.MatchString(n.Value) {
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"`for` must name the input the run waits for, an identifier such as approval, got %s", describe(n))
+	}
+	if p.args[n.Value] && !p.waits[n.Value] {
+		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+			"`%s` is declared under `args:`, so the run already has it; a wait names an input that only a resume supplies", n.Value)
+	}
+	if p.waits == nil {
+		p.waits = map[string]bool{}
+	}
+	p.args[n.Value], p.waits[n.Value] = true, true // a run argument once the run is resumed
+	return &WaitStep{For: n.Value, pos: pos}, nil
 }
 
 func (p *loader) tryStep(m *mapping, pos Pos) (Step, *Error) {

@@ -3,6 +3,7 @@ package flux
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -96,15 +97,43 @@ const (
 
 // Run executes the workflow against h. Program counter, loop counters and the budget live
 // here; processes and state reads go through h. Steps that committed before a failure stay
-// committed. The returned error is an *Error, except that an error from h.Interrupted is
-// returned as is. The trace is never nil.
+// committed. The returned error is an *Error, a *Waiting when the run reached a `flux: wait`
+// (see Resume), or the error of h.Interrupted as is. The trace is never nil.
 func (w *Workflow) Run(h Host, opts RunOptions) (*Trace, error) {
+	r := w.newRunner(h, opts, &Trace{}, 0)
+	// One entry per static step is exact for straight-line workflows and a start for loops.
+	n := 0
+	walk(w.Steps, func(Step) bool { n++; return true })
+	r.trace.Executed = make([]string, 0, n)
+	r.trace.Entries = make([]TraceEntry, 0, min(n, r.maxTrace))
+	return r.finish(r.steps(w.Steps))
+}
+
+// Resume continues a run that returned wait from just after its wait step, with the trace
+// and operation count it had (the trace of wait is not changed: the returned one extends a
+// copy). The caller binds the awaited input where its Host reads run arguments. A run may
+// be resumed from the same *Waiting more than once; hosts that allow one resume enforce it.
+func (w *Workflow) Resume(h Host, wait *Waiting, opts RunOptions) (*Trace, error) {
+	if wait == nil || wait.w != w {
+		return &Trace{}, fmt.Errorf("flux: resume: the paused run belongs to another workflow")
+	}
+	trace := &Trace{
+		Executed: slices.Clone(wait.trace.Executed),
+		Entries:  slices.Clone(wait.trace.Entries),
+		Dropped:  wait.trace.Dropped,
+	}
+	r := w.newRunner(h, opts, trace, wait.trace.Operations)
+	return r.finish(r.stepsFrom(w.Steps, wait.cursor))
+}
+
+func (w *Workflow) newRunner(h Host, opts RunOptions, trace *Trace, ops int) *runner {
 	r := &runner{
 		w:        w,
 		h:        h,
 		budget:   opts.Budget,
 		maxTrace: opts.MaxTraceEntries,
-		trace:    &Trace{},
+		trace:    trace,
+		ops:      ops,
 		now:      time.Now(),
 		env:      make(map[string]any),
 	}
@@ -114,16 +143,44 @@ func (w *Workflow) Run(h Host, opts RunOptions) (*Trace, error) {
 	if r.maxTrace <= 0 {
 		r.maxTrace = DefaultMaxTraceEntries
 	}
-	// One entry per static step is exact for straight-line workflows and a start for loops.
-	n := 0
-	walk(w.Steps, func(Step) bool { n++; return true })
-	r.trace.Executed = make([]string, 0, n)
-	r.trace.Entries = make([]TraceEntry, 0, min(n, r.maxTrace))
 	r.lastPoll = r.now
 	r.versioner, _ = h.(Versioner)
-	err := r.steps(w.Steps)
+	return r
+}
+
+// finish records the operations used and completes a parked run's record.
+func (r *runner) finish(err error) (*Trace, error) {
 	r.trace.Operations = r.ops
+	if wt, ok := err.(*Waiting); ok {
+		wt.w, wt.trace = r.w, r.trace
+	}
 	return r.trace, err
+}
+
+// Waiting is the error of a run parked at a `flux: wait`: nothing failed; Resume continues
+// the run after the wait step.
+type Waiting struct {
+	// For is the wait's `for:` name: the input the run waits for.
+	For string
+	// Pos is the wait step's position.
+	Pos Pos
+
+	w      *Workflow
+	trace  *Trace
+	cursor []frame // from the top-level step list down to the wait step
+	next   frame   // the frame being built while the error unwinds
+}
+
+func (e *Waiting) Error() string {
+	return fmt.Sprintf("%s: flux: the run waits for `%s` (resume it with that input)", e.Pos, e.For)
+}
+
+// frame is where a parked run stands in one step list: the index of the step, and for
+// that step the branch taken (if: 0 then, 1 else; try: 0 do, 1 except), the loop iteration
+// (while) or the error being handled (try's except).
+type frame struct {
+	index, branch, iter int
+	caught              map[string]any
 }
 
 type runner struct {
@@ -172,13 +229,71 @@ func (r *runner) record(e TraceEntry) {
 	r.trace.Entries = append(r.trace.Entries, e)
 }
 
-func (r *runner) steps(steps []Step) error {
-	for _, s := range steps {
-		if err := r.step(s); err != nil {
+func (r *runner) steps(steps []Step) error { return r.stepsFrom(steps, nil) }
+
+// stepsFrom runs a step list, or with res (a parked run's frames for this list and below)
+// the rest of it from where the run waited. A *Waiting from a step gets this list's frame.
+func (r *runner) stepsFrom(steps []Step, res []frame) error {
+	start := 0
+	if res != nil {
+		start = res[0].index
+	}
+	for i := start; i < len(steps); i++ {
+		var err error
+		if res != nil && i == start {
+			err = r.resumeStep(steps[i], res[0], res[1:])
+		} else {
+			err = r.step(steps[i])
+		}
+		if err != nil {
+			if wt, ok := err.(*Waiting); ok {
+				f := wt.next
+				f.index = i
+				wt.cursor = append([]frame{f}, wt.cursor...)
+				wt.next = frame{}
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// parked marks a *Waiting coming out of a branch of the current step.
+func parked(err error, f frame) error {
+	if wt, ok := err.(*Waiting); ok {
+		wt.next = f
+	}
+	return err
+}
+
+// resumeStep continues step s of a parked run: f is its frame, rest the frames below it.
+func (r *runner) resumeStep(s Step, f frame, rest []frame) error {
+	switch s := s.(type) {
+	case *WaitStep:
+		r.now = time.Now()
+		v := r.version()
+		r.record(TraceEntry{Step: s.For, Kind: "wait", Pos: s.pos, Start: r.now, Outcome: "resumed", VersionBefore: v, VersionAfter: v})
+		return nil
+	case *IfStep:
+		branch := s.Then
+		if f.branch == 1 {
+			branch = s.Else
+		}
+		return parked(r.stepsFrom(branch, rest), frame{branch: f.branch})
+	case *WhileStep:
+		if err := r.stepsFrom(s.Do, rest); err != nil {
+			return parked(err, frame{iter: f.iter})
+		}
+		return r.loop(s, f.iter+1)
+	case *RunStep:
+		return r.stepsFrom(s.Steps, rest)
+	case *TryStep:
+		if f.branch == 0 {
+			return r.tryFrom(s, rest)
+		}
+		return r.except(s, f.caught, rest)
+	}
+	panic(fmt.Sprintf("flux: cannot resume inside a %T", s))
 }
 
 func (r *runner) step(s Step) error {
@@ -191,33 +306,46 @@ func (r *runner) step(s Step) error {
 			return err
 		}
 		if ok {
-			return r.steps(s.Then)
+			return parked(r.steps(s.Then), frame{branch: 0})
 		}
-		return r.steps(s.Else)
+		return parked(r.steps(s.Else), frame{branch: 1})
 	case *WhileStep:
-		for n := 0; ; n++ {
-			ok, err := r.condition(s.Condition, "while", s.pos)
-			if err != nil || !ok {
-				return err
-			}
-			if n >= s.MaxIterations {
-				return r.w.src.errorAt(s.pos, CodeMaxIterations, nil,
-					"while loop exceeded max_iterations (%d) with its condition `%s` still true (fix the condition or raise max_iterations)",
-					s.MaxIterations, s.Condition.Source)
-			}
-			if err := r.tick(s.pos); err != nil {
-				return err
-			}
-			if err := r.steps(s.Do); err != nil {
-				return err
-			}
-		}
+		return r.loop(s, 0)
 	case *RunStep:
 		return r.steps(s.Steps)
 	case *TryStep:
-		return r.try(s)
+		return r.tryFrom(s, nil)
+	case *WaitStep:
+		r.now = time.Now()
+		if err := r.tick(s.pos); err != nil {
+			return err
+		}
+		v := r.version()
+		r.record(TraceEntry{Step: s.For, Kind: "wait", Pos: s.pos, Start: r.now, Outcome: "waiting", VersionBefore: v, VersionAfter: v})
+		return &Waiting{For: s.For, Pos: s.pos}
 	}
 	panic(fmt.Sprintf("flux: unknown step type %T", s))
+}
+
+// loop runs a while step from iteration n (0 for a fresh loop).
+func (r *runner) loop(s *WhileStep, n int) error {
+	for ; ; n++ {
+		ok, err := r.condition(s.Condition, "while", s.pos)
+		if err != nil || !ok {
+			return err
+		}
+		if n >= s.MaxIterations {
+			return r.w.src.errorAt(s.pos, CodeMaxIterations, nil,
+				"while loop exceeded max_iterations (%d) with its condition `%s` still true (fix the condition or raise max_iterations)",
+				s.MaxIterations, s.Condition.Source)
+		}
+		if err := r.tick(s.pos); err != nil {
+			return err
+		}
+		if err := r.steps(s.Do); err != nil {
+			return parked(err, frame{iter: n})
+		}
+	}
 }
 
 func (r *runner) process(s *ProcessStep) error {
@@ -243,26 +371,23 @@ func (r *runner) process(s *ProcessStep) error {
 	return nil
 }
 
-// try runs s.Do, and s.Except when a process step in it failed with a matching error.
-// Budget, loop-limit and condition errors, and interruptions, are never caught.
-func (r *runner) try(s *TryStep) error {
-	err := r.steps(s.Do)
+// tryFrom runs s.Do (from res when resuming inside it), and s.Except when a process step in
+// it failed with a matching error. Budget, loop-limit and condition errors, and
+// interruptions, are never caught.
+func (r *runner) tryFrom(s *TryStep, res []frame) error {
+	err := r.stepsFrom(s.Do, res)
 	var fe *Error
 	if err == nil || !errors.As(err, &fe) || fe.Code != CodeStep {
-		return err
+		return parked(err, frame{branch: 0})
 	}
 	typ, msg, ok := "Error", "", true
 	if fe.Err != nil {
 		msg = fe.Err.Error()
 	}
-	catcher, isCatcher := r.h.(Catcher)
-	if isCatcher {
+	if catcher, isCatcher := r.h.(Catcher); isCatcher {
 		typ, msg, ok = catcher.Catch(fe.Err, s.Errors)
 	} else if len(s.Errors) > 0 {
-		ok = false
-		for _, name := range s.Errors {
-			ok = ok || name == typ
-		}
+		ok = slices.Contains(s.Errors, typ)
 	}
 	if !ok {
 		return err
@@ -270,17 +395,23 @@ func (r *runner) try(s *TryStep) error {
 	r.now = time.Now()
 	v := r.version()
 	r.record(TraceEntry{Step: fe.Step, Kind: "except", Pos: s.pos, Start: r.now, Outcome: typ, VersionBefore: v, VersionAfter: v})
+	return r.except(s, map[string]any{"type": typ, "message": msg, "step": fe.Step}, nil)
+}
+
+// except runs s.Except (from res when resuming inside it) handling the error caught.
+func (r *runner) except(s *TryStep, caught map[string]any, res []frame) error {
 	outer := r.caught
-	r.caught = map[string]any{"type": typ, "message": msg, "step": fe.Step}
+	catcher, isCatcher := r.h.(Catcher)
+	r.caught = caught
 	if isCatcher {
-		catcher.Caught(r.caught)
+		catcher.Caught(caught)
 	}
-	err = r.steps(s.Except)
+	err := r.stepsFrom(s.Except, res)
 	r.caught = outer
 	if isCatcher {
 		catcher.Caught(outer)
 	}
-	return err
+	return parked(err, frame{branch: 1, caught: caught})
 }
 
 // values reads the paths of c: the caught error's fields from the stepper, the rest from

@@ -64,6 +64,9 @@ func (w *Workflow) checkConditionArgs() error {
 	for _, a := range w.Args {
 		declared[a.Name] = true
 	}
+	for _, name := range w.Waits() {
+		declared[name] = true
+	}
 	return w.checkNames(w.Steps, declared, false)
 }
 
@@ -118,7 +121,8 @@ func conditionOf(s Step) *Condition {
 	return nil
 }
 
-// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep, *RunStep or *TryStep.
+// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep, *RunStep, *TryStep or
+// *WaitStep.
 type Step interface {
 	// Pos is where the step starts in the source.
 	Pos() Pos
@@ -207,6 +211,36 @@ type TryStep struct {
 	Errors []string
 
 	pos Pos
+}
+
+// WaitStep parks the run until the caller resumes it with a value for For, which is bound
+// as a run argument from then on (a person approves, a webhook arrives).
+type WaitStep struct {
+	// For is the name of the input the run waits for (an identifier).
+	For string
+
+	pos Pos
+}
+
+// Pos implements Step.
+func (s *WaitStep) Pos() Pos { return s.pos }
+
+// Kind implements Step.
+func (*WaitStep) Kind() string { return "wait" }
+
+func (*WaitStep) isStep() {}
+
+// Waits returns the `for:` names of the workflow's wait steps, each once, in source order:
+// inputs that a resume supplies, not the run's start.
+func (w *Workflow) Waits() []string {
+	var names []string
+	walk(w.Steps, func(s Step) bool {
+		if ws, ok := s.(*WaitStep); ok && !slices.Contains(names, ws.For) {
+			names = append(names, ws.For)
+		}
+		return true
+	})
+	return names
 }
 
 // ErrorRoot is the name under which conditions inside `except:` read the caught error.

@@ -5,7 +5,7 @@
 
 #define PY_SSIZE_T_CLEAN
 /* How many leading int arguments an entry point receives pre-read (see capi/module.c). */
-#define THEUS_INT_ARGS 6
+#define THEUS_INT_ARGS 8
 #include <Python.h>
 #include <stdint.h>
 

@@ -323,11 +323,43 @@ class TheusEngine(OwnsHandle):
         wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
         wf.validate(self)
         bound = wf.bind_args(args)
+        return self._flux_run(wf, bound, budget, self._state.version, None)
+
+    def resume(self, run: RunResult, /, **inputs: Any) -> RunResult:
+        """Continue a run parked at a ``flux: wait`` (``run.status == "waiting"``) from just
+        after the wait, with the awaited input (``resume(run, approval=True)``) bound as a run
+        argument from then on. Returns the run's new result: its steps and trace continue the
+        parked ones. A run is resumed once; a copy or pickle of a waiting run cannot be
+        resumed (the original can)."""
+        self._live("resume")
+        if not isinstance(run, RunResult):
+            raise ArgumentError(f"resume: expected the RunResult of a waiting run, got {type(run).__name__}")
+        if run.status != "waiting":
+            raise ArgumentError(f"resume: the run is {run.status}, not waiting; only a run parked at a `flux: wait` resumes")
+        name = run.waiting_for
+        if set(inputs) != {name}:
+            given = ", ".join(sorted(inputs)) or "nothing"
+            raise ArgumentError(f"resume: the run waits for {name!r}; pass resume(run, {name}=...) (got {given})")
+        paused = run._take_paused()
+        if paused is None:
+            raise ArgumentError("resume: this run was already resumed (or is a copy of a waiting run); "
+                                "a run resumes once: resume the result of the last resume")
+        engine, wf, handle = paused
+        if engine is not self:
+            with run._lock:
+                run._paused = paused  # still resumable by its own engine
+            raise ArgumentError("resume: the run belongs to another engine; resume it there")
+        try:
+            return self._flux_run(wf, {**run.args, **inputs}, 0, run.start_version, handle)
+        finally:
+            handle.close()
+
+    def _flux_run(self, wf: Workflow, bound: dict[str, Any], budget: int, start: int, paused: Any) -> RunResult:
+        """Run (or, with paused, resume) a checked workflow with its bound arguments."""
         sink: list[Any] = []
-        start = self._state.version
         run: RunResult | None = None
         try:
-            _core.flux_run(wf._h, self._state._h, self._step_runner(bound, wf), budget, sink, bound)
+            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(bound, wf), budget, sink, bound, paused)
         except BaseException as e:
             run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
                             start_version=start, end_version=self._end_version(start))
@@ -337,8 +369,13 @@ class TheusEngine(OwnsHandle):
                 pass
             raise
         else:
-            run = RunResult(sink[0] if sink else None, args=bound, start_version=start,
-                            end_version=self._state.version)
+            if parked is None:
+                run = RunResult(sink[0] if sink else None, args=bound, start_version=start,
+                                end_version=self._state.version)
+            else:
+                handle, name = parked
+                run = RunResult(sink[0] if sink else None, args=bound, status="waiting", start_version=start,
+                                end_version=self._state.version, waiting_for=name, paused=(self, wf, handle))
             return run
         finally:
             if run is not None:

@@ -60,8 +60,10 @@ class RunResult:
       tuple that ``execute_workflow`` used to return keeps working;
     - ``trace``: a list of :class:`TraceEntry` (one per process step and condition), and
       ``dropped``, the entries beyond the cap (10,000) that were not kept;
-    - ``args``: the run's arguments (defaults filled in), ``status``: ``"completed"`` or
-      ``"failed"``, ``error``: the exception of a failed run (else None);
+    - ``args``: the run's arguments (defaults filled in), ``status``: ``"completed"``,
+      ``"failed"`` or ``"waiting"`` (parked at a ``flux: wait``; ``waiting_for`` names the
+      input, and ``engine.resume(run, name=value)`` continues it, once), ``error``: the
+      exception of a failed run (else None);
     - ``start_version`` and ``end_version``: the committed versions around the run.
 
     The trace is kept in the core and converted to Python objects when first read. A
@@ -69,10 +71,12 @@ class RunResult:
     trace is read first; a failed run's error is kept as its text), so a worker process can
     send it back."""
 
-    __slots__ = ("_h", "_data", "args", "status", "error", "start_version", "end_version")
+    __slots__ = ("_h", "_data", "args", "status", "error", "start_version", "end_version", "waiting_for",
+                 "_paused", "_lock")
 
     def __init__(self, handle: Any, *, args: Mapping[str, Any] | None = None, status: str = "completed",
-                 error: BaseException | None = None, start_version: int = 0, end_version: int = 0) -> None:
+                 error: BaseException | None = None, start_version: int = 0, end_version: int = 0,
+                 waiting_for: str | None = None, paused: Any = None) -> None:
         self._h = handle
         self._data: tuple[tuple[str, ...], list[TraceEntry], int] | None = None
         self.args: dict[str, Any] = dict(args or {})
@@ -80,12 +84,24 @@ class RunResult:
         self.error = error
         self.start_version = start_version
         self.end_version = end_version
+        self.waiting_for = waiting_for
+        self._paused = paused  # (engine, workflow, parked-run Handle) while resumable
+        self._lock = threading.Lock()
+
+    def _take_paused(self) -> Any:
+        """The parked run, once: a second resume (from any thread) gets None."""
+        with self._lock:
+            paused, self._paused = self._paused, None
+            return paused
 
     @classmethod
     def _of(cls, executed: tuple[str, ...], trace: list[Any], dropped: int, args: dict[str, Any] | None = None,
-            status: str = "completed", error: Any = None, start: int = 0, end: int = 0) -> "RunResult":
-        """A RunResult from its data (what copies and pickles rebuild)."""
-        run = cls(None, args=args, status=status, error=error, start_version=start, end_version=end)
+            status: str = "completed", error: Any = None, start: int = 0, end: int = 0,
+            waiting_for: str | None = None) -> "RunResult":
+        """A RunResult from its data (what copies and pickles rebuild; a copy of a waiting run
+        cannot be resumed: the original can)."""
+        run = cls(None, args=args, status=status, error=error, start_version=start, end_version=end,
+                  waiting_for=waiting_for)
         run._data = (tuple(executed), [TraceEntry(*e) for e in trace], int(dropped))
         return run
 
@@ -133,7 +149,7 @@ class RunResult:
         executed, trace, dropped = self._load()
         error = self.error if self.error is None else f"{type(self.error).__name__}: {self.error}"
         return (RunResult._of, (executed, [tuple(e) for e in trace], dropped, self.args, self.status, error,
-                                self.start_version, self.end_version))
+                                self.start_version, self.end_version, self.waiting_for))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (tuple, list)):
@@ -146,6 +162,8 @@ class RunResult:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
+        if self.status == "waiting":
+            return f"<theus.RunResult waiting for {self.waiting_for!r} steps={len(self.steps)}>"
         return (f"<theus.RunResult {self.status} steps={len(self.steps)} "
                 f"versions={self.start_version}..{self.end_version}>")
 
@@ -180,7 +198,7 @@ class Workflow:
     and run there by an engine of that process."""
 
     __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last",
-                 "_step_options")
+                 "_step_options", "_waits")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         text, file = _source(path_or_yaml)
@@ -188,7 +206,7 @@ class Workflow:
 
     def _parse(self, text: str, file: str) -> None:
         (self._h, self.name, self.description, self.process_names, zones, decls,
-         self._step_options) = _core.flux_parse(text, file)
+         self._step_options, self._waits) = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
         # the declared run arguments: name -> (has a default, the default)
         self._args: dict[str, tuple[bool, Any]] = {name: (has, default) for name, has, default in decls}
@@ -219,6 +237,12 @@ class Workflow:
         elif not isinstance(args, Mapping):
             raise ArgumentError(f"execute_workflow: args: expected a dict of run arguments, got {type(args).__name__}")
         declared = self._args
+        early = [k for k in args if k in self._waits]
+        if early:
+            raise ArgumentError(
+                f"execute_workflow: {early[0]!r} is what the workflow's `flux: wait` waits for; give it to "
+                f"engine.resume(run, {early[0]}=...) when the run is waiting"
+            )
         unknown = [k for k in args if k not in declared]
         if unknown:
             names = ", ".join(map(repr, declared)) or "none (add `args: [...]` to the workflow)"
