@@ -14,12 +14,50 @@ import (
 
 // host drives a workflow against one state: processes run through the Python engine's
 // runner callable, conditions read the committed state directly from the kernel.
+//
+// The runner is called as runner(name, **with), or, for a rich run (one with run arguments,
+// step retries, try or map steps: the engine passes a fan helper then), as
+// runner(name, args, retry, error, **with): the run's argument dict, the step's retry
+// fields (or None) and the error an except block handles (or None).
 type host struct {
 	st      *state
-	runner  *py.Object                       // borrowed: runner(name, **with) runs one step
-	args    map[*flux.ProcessStep]*py.Object // (name,) or (name, retry) per step, built once per run
-	runArgs *py.Object                       // borrowed: the run's arguments, a dict by name
-	caught  *py.Object                       // owned: the error an except block handles, or nil
+	runner  *py.Object                       // borrowed: runs one step
+	fan     *py.Object                       // borrowed: fan(handle, n, concurrency) runs map items on threads; nil: a plain run
+	args    map[*flux.ProcessStep]*py.Object // the runner's positional arguments per step, built once per host
+	retries map[*flux.ProcessStep]*py.Object // owned by the root host: each step's retry dict, shared with its children
+	runArgs *py.Object                       // the run's arguments, a dict by name (owned by map item hosts)
+	ownArgs bool
+	caught  *py.Object // owned: the error an except block handles, or nil
+}
+
+// arg is the run argument name (borrowed), or nil when the run has none of that name.
+func (h *host) arg(name string) *py.Object {
+	v, _ := py.DictGet(h.runArgs, name)
+	return v
+}
+
+// child is the host of one map item: the same state and callables, the run's arguments
+// with name bound to item.
+func (h *host) child(name string, item any) (*host, error) {
+	d, err := py.DictCopy(h.runArgs)
+	if err != nil {
+		return nil, err
+	}
+	v, err := py.FromGo(item)
+	if err == nil {
+		err = py.SetItemStr(d, name, v)
+		v.DecRef()
+	}
+	if err != nil {
+		d.DecRef()
+		return nil, err
+	}
+	c := &host{st: h.st, runner: h.runner, fan: h.fan, args: map[*flux.ProcessStep]*py.Object{}, retries: h.retries,
+		runArgs: d, ownArgs: true}
+	if h.caught != nil {
+		c.caught = h.caught.IncRef()
+	}
+	return c, nil
 }
 
 // Catch implements flux.Catcher: a process's Python exception of one of classes is taken
@@ -43,35 +81,26 @@ func (h *host) Caught(info map[string]any) {
 	}
 }
 
-// arg is the run argument name (borrowed), or nil when the run has none of that name.
-func (h *host) arg(name string) *py.Object {
-	v, _ := py.DictGet(h.runArgs, name)
-	return v
-}
-
 func (h *host) Run(step *flux.ProcessStep) error {
 	args, ok := h.args[step]
 	if !ok {
-		if step.Retry == nil {
+		if h.fan == nil {
 			args = py.NewTuple(py.NewStr(step.Name))
-		} else { // runner(name, retry, **with): the same retry dict for every run of the step
-			retry, err := py.FromGo(step.Retry)
-			if err != nil {
-				return err
+		} else {
+			retry := py.None()
+			if r := h.retries[step]; r != nil {
+				retry = r.IncRef()
 			}
-			args = py.NewTuple(py.NewStr(step.Name), retry)
+			args = py.NewTuple(py.NewStr(step.Name), h.runArgs.IncRef(), retry, py.None())
 		}
 		if args == nil {
 			return py.ErrPython
 		}
 		h.args[step] = args
 	}
-	if h.caught != nil { // runner(name, retry, error, **with) inside an except block
-		retry := py.None()
-		if len(py.TupleItems(args)) > 1 {
-			retry = py.TupleItems(args)[1].IncRef()
-		}
-		if args = py.NewTuple(py.NewStr(step.Name), retry, h.caught.IncRef()); args == nil {
+	if h.caught != nil { // inside an except block: the same call with the error
+		items := py.TupleItems(args)
+		if args = py.NewTuple(items[0].IncRef(), items[1].IncRef(), items[2].IncRef(), h.caught.IncRef()); args == nil {
 			return py.ErrPython
 		}
 		defer args.DecRef()
@@ -92,12 +121,171 @@ func (h *host) Run(step *flux.ProcessStep) error {
 	return nil
 }
 
+// fanOut is one map step's items while they run: what flux_fan_item needs to run item i.
+type fanOut struct {
+	item     func(int, flux.Host) error
+	children []*host
+	errs     []error
+	saved    []py.SavedError // the Python exception of a failed item, taken off its thread
+}
+
+// run runs item i and keeps its error (and Python exception).
+func (f *fanOut) run(i int) {
+	if f.children[i] == nil || f.errs[i] != nil {
+		return
+	}
+	if err := f.item(i, f.children[i]); err != nil {
+		f.errs[i] = err
+		f.saved[i] = py.FetchError()
+	}
+}
+
+// Fan implements flux.Fanner: items run one after another here, or with concurrency > 1 on
+// the engine's thread pool (the fan helper calls flux_fan_item per item). The lowest failing
+// item's Python exception is left pending; the others' are dropped (their trace entries say
+// they failed).
+func (h *host) Fan(name string, items []any, concurrency int, item func(int, flux.Host) error) []error {
+	f := &fanOut{item: item, children: make([]*host, len(items)), errs: make([]error, len(items)),
+		saved: make([]py.SavedError, len(items))}
+	defer func() {
+		for _, c := range f.children {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	for i, it := range items {
+		c, err := h.child(name, it)
+		if err != nil {
+			f.errs[i], f.saved[i] = err, py.FetchError()
+			continue
+		}
+		f.children[i] = c
+	}
+	if concurrency <= 1 || len(items) <= 1 || h.fan == nil {
+		for i := range items {
+			f.run(i)
+		}
+	} else if err := h.callFan(f, concurrency); err != nil {
+		saved := py.FetchError()
+		for i := range f.errs {
+			if f.errs[i] == nil { // not run: the helper failed (an interrupt while waiting)
+				f.errs[i] = err
+			}
+		}
+		for i := range f.saved {
+			if f.saved[i].Pending() {
+				f.saved[i].Drop()
+			}
+			f.saved[i] = py.SavedError{}
+		}
+		py.RestoreError(saved)
+		return f.errs
+	}
+	restored := false
+	for i := range f.saved {
+		switch {
+		case !f.saved[i].Pending():
+		case !restored && firstFailure(f.errs, i):
+			py.RestoreError(f.saved[i])
+			restored = true
+		default:
+			f.saved[i].Drop()
+		}
+	}
+	return f.errs
+}
+
+// firstFailure reports whether errs[i] is the first non-nil error.
+func firstFailure(errs []error, i int) bool {
+	for j := 0; j < i; j++ {
+		if errs[j] != nil {
+			return false
+		}
+	}
+	return errs[i] != nil
+}
+
+// callFan hands the items to the engine's fan helper, which runs them on threads.
+func (h *host) callFan(f *fanOut, concurrency int) error {
+	hd := newHandle(f)
+	if hd == nil {
+		return py.ErrPython
+	}
+	defer hd.DecRef()
+	args := py.NewTuple(hd.IncRef(), py.NewInt(int64(len(f.children))), py.NewInt(int64(concurrency)))
+	if args == nil {
+		return py.ErrPython
+	}
+	defer args.DecRef()
+	r, err := py.Call(h.fan, args, nil)
+	if err != nil {
+		return err
+	}
+	r.DecRef()
+	return nil
+}
+
+//export go_flux_fan_item
+func go_flux_fan_item(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	_, c, err := newCall("flux_fan_item", args, n, ints, ok, 2)
+	if err != nil {
+		return fail(err)
+	}
+	f, err := handle[*fanOut](c, 0)
+	if err != nil {
+		return fail(err)
+	}
+	i, isInt := c.int64(1)
+	if !isInt || i < 0 || i >= int64(len(f.children)) {
+		return fail(argErrorf("flux_fan_item: item: expected an int from 0 to %d", len(f.children)-1))
+	}
+	f.run(int(i))
+	return result(py.None())
+}
+
 // close drops the references the host built.
 func (h *host) close() {
 	for _, a := range h.args {
 		a.DecRef()
 	}
 	h.Caught(nil)
+	if h.ownArgs {
+		h.runArgs.DecRef()
+	}
+}
+
+// stepRetries converts each step's `retry:` once for the run (nil when none has one).
+func stepRetries(wf *flux.Workflow) (map[*flux.ProcessStep]*py.Object, error) {
+	var out map[*flux.ProcessStep]*py.Object
+	var err error
+	wf.EachProcessStep(func(s *flux.ProcessStep) bool {
+		if s.Retry == nil {
+			return true
+		}
+		var d *py.Object
+		if d, err = py.FromGo(s.Retry); err != nil {
+			return false
+		}
+		if out == nil {
+			out = map[*flux.ProcessStep]*py.Object{}
+		}
+		out[s] = d
+		return true
+	})
+	if err != nil {
+		freeRetries(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+func freeRetries(m map[*flux.ProcessStep]*py.Object) {
+	for _, d := range m {
+		d.DecRef()
+	}
 }
 
 // Values reads the paths of a condition from one snapshot. A path that goes through a leaf
@@ -261,7 +449,7 @@ func strTuple(what string, o *py.Object) ([]string, error) {
 func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("flux_run", args, n, ints, ok, 7)
+	a, c, err := newCall("flux_run", args, n, ints, ok, 8)
 	if err != nil {
 		return fail(err)
 	}
@@ -301,6 +489,16 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 		}
 	}
 	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}, runArgs: a[5]}
+	if !py.IsNone(a[7]) { // a rich run
+		if !py.IsCallable(a[7]) {
+			return fail(argErrorf("flux_run: the fan helper must be callable or None, got %s", py.TypeName(a[7])))
+		}
+		h.fan = a[7]
+		if h.retries, err = stepRetries(wf); err != nil {
+			return fail(err)
+		}
+		defer freeRetries(h.retries)
+	}
 	defer h.close()
 	var trace *flux.Trace
 	var runErr error

@@ -310,6 +310,12 @@ func slotName(i int) string { return "$" + strconv.Itoa(i) }
 // compileCondition compiles text. at maps a rune offset inside text to its source position;
 // errors are *Error with CodeConditionSyntax or CodeConditionType.
 func compileCondition(src *source, text string, at func(int) Pos) (*Condition, *Error) {
+	return compileExpression(src, text, at, true)
+}
+
+// compileExpression compiles text as a condition (boolean: its type is checked where it is
+// known at load time) or as an expression of any value (a map step's `over:`).
+func compileExpression(src *source, text string, at func(int) Pos, boolean bool) (*Condition, *Error) {
 	lexed, consts, lerr := bigLiterals(text)
 	if lerr != nil {
 		return nil, src.errorAt(at(lerr.From), CodeConditionSyntax, nil, "invalid condition: %s", lerr.Message)
@@ -331,6 +337,18 @@ func compileCondition(src *source, text string, at func(int) Pos) (*Condition, *
 		return nil, src.errorAt(at(offset), CodeConditionSyntax, err, "invalid condition: %s", plainWords(msg))
 	}
 	root := program.Node()
+	if !boolean {
+		paths := c.paths()
+		offsets := make([]int, len(paths))
+		for i, p := range paths {
+			offsets[i] = c.at[pathKey(p)]
+		}
+		cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
+		for _, p := range paths {
+			cond.readsError = cond.readsError || p[0] == ErrorRoot
+		}
+		return cond, nil
+	}
 	if isNilLiteral(root) {
 		return nil, src.errorAt(at(0), CodeConditionType, nil,
 			"condition is always None; it must be true or false (compare a value, e.g. domain.x > 0)")
@@ -688,6 +706,14 @@ func readable(values []any) bool {
 
 // eval runs the condition on values (aligned with Paths) using machine m.
 // env is scratch space reused across evaluations.
+// value evaluates an expression compiled with compileExpression(..., false).
+func (c *Condition) value(m *vm.VM, env map[string]any, values []any) (any, error) {
+	if err := c.bind(env, values); err != nil {
+		return nil, err
+	}
+	return m.Run(c.program, env)
+}
+
 func (c *Condition) eval(m *vm.VM, env map[string]any, values []any) (bool, error) {
 	if c.fast != nil && len(values) == len(c.slots) && readable(values) {
 		if r, ok := c.fast.run(values); ok {

@@ -30,7 +30,8 @@ var (
 	runKeys     = []string{"flux", "steps"}
 	tryKeys     = []string{"flux", "do", "except", "errors"}
 	waitKeys    = []string{"flux", "for"}
-	fluxKinds   = []string{"if", "while", "run", "try", "wait"}
+	mapKeys     = []string{"flux", "over", "as", "concurrency", "do"}
+	fluxKinds   = []string{"if", "while", "run", "try", "wait", "map"}
 )
 
 // Parse reads a workflow from YAML source and performs every load-time check: structure,
@@ -58,6 +59,7 @@ type loader struct {
 	nodes int
 	args  map[string]bool // the declared run arguments, known before the steps are read
 	waits map[string]bool // the `for:` names of the wait steps read so far
+	items map[string]bool // the `as:` names of the map steps read so far
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -410,7 +412,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 	case m.has("flux"):
 	default:
 		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidStep, nil,
-			"a step mapping needs `process: <name>` or `flux: if|while|run|try|wait`")
+			"a step mapping needs `process: <name>` or `flux: if|while|run|try|wait|map`")
 	}
 	kn, err := p.resolve(m.val["flux"])
 	if err != nil {
@@ -431,6 +433,8 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		return p.tryStep(m, pos)
 	case "wait":
 		return p.waitStep(m, pos)
+	case "map":
+		return p.mapStep(m, pos)
 	}
 	hint := ""
 	if best := closest(kind, fluxKinds); kind != "" && best != "" {
@@ -441,7 +445,7 @@ func (p *loader) step(n *yaml.Node) (Step, *Error) {
 		what = fmt.Sprintf("%q", kind)
 	}
 	return nil, p.src.errorf(kn.Line, kn.Column, CodeUnknownKind, nil,
-		"unknown flux kind %s (%sexpected if, while, run, try or wait)", what, hint)
+		"unknown flux kind %s (%sexpected if, while, run, try, wait or map)", what, hint)
 }
 
 func (p *loader) processName(n *yaml.Node) (string, *Error) {
@@ -671,6 +675,75 @@ func (p *loader) runStep(m *mapping, pos Pos) (Step, *Error) {
 	var err *Error
 	if s.Steps, err = p.steps(m, "steps"); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+func (p *loader) mapStep(m *mapping, pos Pos) (Step, *Error) {
+	if err := p.onlyKeys(m, mapKeys, "a map step"); err != nil {
+		return nil, err
+	}
+	for _, k := range []struct{ key, example string }{{"over", "over: domain.order_ids"}, {"as", "as: order_id"}, {"do", "do: [handle_order]"}} {
+		if !m.has(k.key) {
+			return nil, p.missing(m, "map", k.key, k.example)
+		}
+	}
+	on, err := p.resolve(m.val["over"])
+	if err != nil {
+		return nil, err
+	}
+	if on.Kind != yaml.ScalarNode || on.ShortTag() == "!!null" || strings.TrimSpace(on.Value) == "" {
+		return nil, p.src.errorf(on.Line, on.Column, CodeInvalidValue, nil,
+			"`over` must be an expression giving a list or a mapping, such as domain.order_ids, got %s", describe(on))
+	}
+	over, err := compileExpression(p.src, on.Value, scalarAt(p.src, on), false)
+	if err != nil {
+		return nil, err
+	}
+	an, err := p.resolve(m.val["as"])
+	if err != nil {
+		return nil, err
+	}
+	if an.Kind != yaml.ScalarNode || an.ShortTag() != "!!str" || !argName.MatchString(an.Value) {
+		return nil, p.src.errorf(an.Line, an.Column, CodeInvalidValue, nil,
+			"`as` must name the run argument each item is bound to, an identifier such as order_id, got %s", describe(an))
+	}
+	if p.args[an.Value] && !p.items[an.Value] {
+		return nil, p.src.errorf(an.Line, an.Column, CodeInvalidValue, nil,
+			"`%s` is already a run argument; name the items differently", an.Value)
+	}
+	if p.items == nil {
+		p.items = map[string]bool{}
+	}
+	p.args[an.Value], p.items[an.Value] = true, true
+	s := &MapStep{Over: over, As: an.Value, Concurrency: 1, pos: pos}
+	if m.has("concurrency") {
+		n, err := p.resolve(m.val["concurrency"])
+		if err != nil {
+			return nil, err
+		}
+		v, perr := strconv.ParseInt(n.Value, 0, 64)
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || perr != nil || v < 1 || v > MaxConcurrency {
+			return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
+				"`concurrency` must be an integer from 1 to %d, got %s", MaxConcurrency, describe(n))
+		}
+		s.Concurrency = int(v)
+	}
+	if s.Do, err = p.steps(m, "do"); err != nil {
+		return nil, err
+	}
+	if len(s.Do) == 0 {
+		n := m.val["do"]
+		return nil, p.src.errorf(n.Line, n.Column, CodeEmptyBody, nil, "map step has an empty `do` list (add a step)")
+	}
+	var wait *WaitStep
+	walk(s.Do, func(st Step) bool {
+		wait, _ = st.(*WaitStep)
+		return wait == nil
+	})
+	if wait != nil {
+		return nil, p.src.errorAt(wait.pos, CodeInvalidStep, nil,
+			"a `flux: wait` cannot be inside a `flux: map` (the items run together; wait before or after the map)")
 	}
 	return s, nil
 }

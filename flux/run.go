@@ -3,6 +3,7 @@ package flux
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -38,6 +39,17 @@ type Catcher interface {
 	// Caught tells the host the error the steps it runs next are handling: the map holds
 	// type, message and step; nil when the except block is over.
 	Caught(info map[string]any)
+}
+
+// Fanner is implemented by a Host that runs `flux: map` steps (a Host without it fails
+// them).
+type Fanner interface {
+	// Fan calls item(i, h) once for every i in [0, len(items)), at most concurrency at a
+	// time (one after another when concurrency is 1), and returns when all have returned;
+	// h is a Host for that item whose run arguments also bind name to items[i]. The result
+	// holds item's error per index. When several items failed, the error of the lowest
+	// index must be the one left current (a Python exception pending, for a Python host).
+	Fan(name string, items []any, concurrency int, item func(i int, h Host) error) []error
 }
 
 // Versioner is optionally implemented by a Host to expose the committed state version. When
@@ -315,6 +327,8 @@ func (r *runner) step(s Step) error {
 		return r.steps(s.Steps)
 	case *TryStep:
 		return r.tryFrom(s, nil)
+	case *MapStep:
+		return r.fan(s)
 	case *WaitStep:
 		r.now = time.Now()
 		if err := r.tick(s.pos); err != nil {
@@ -412,6 +426,90 @@ func (r *runner) except(s *TryStep, caught map[string]any, res []frame) error {
 		catcher.Caught(outer)
 	}
 	return parked(err, frame{branch: 1, caught: caught})
+}
+
+// fan runs a map step: its items' bodies through the host's Fanner, each on a runner of its
+// own (its own trace and operation count, the remaining budget), joined in item order.
+func (r *runner) fan(s *MapStep) error {
+	r.now = time.Now()
+	if err := r.tick(s.pos); err != nil {
+		return err
+	}
+	e := TraceEntry{Step: s.Over.Source, Kind: "map", Pos: s.pos, Start: r.now, Outcome: "error", VersionBefore: r.version()}
+	items, err := r.items(s)
+	if err != nil {
+		e.VersionAfter = e.VersionBefore
+		r.record(e)
+		return err
+	}
+	fanner, ok := r.h.(Fanner)
+	if !ok {
+		return r.w.src.errorAt(s.pos, CodeStep, nil, "this host cannot run `flux: map` steps")
+	}
+	subs := make([]*runner, len(items))
+	remaining := r.budget - r.ops
+	errs := fanner.Fan(s.As, items, s.Concurrency, func(i int, h Host) error {
+		sub := r.w.newRunner(h, RunOptions{Budget: remaining, MaxTraceEntries: r.maxTrace}, &Trace{}, 0)
+		sub.caught = r.caught
+		subs[i] = sub
+		return sub.steps(s.Do)
+	})
+	r.now = time.Now()
+	e.Duration = r.now.Sub(e.Start)
+	e.VersionAfter = r.version()
+	e.Outcome = fmt.Sprintf("%d items", len(items))
+	r.record(e)
+	for _, sub := range subs {
+		if sub == nil {
+			continue
+		}
+		r.ops += sub.ops
+		r.trace.Executed = append(r.trace.Executed, sub.trace.Executed...)
+		for _, en := range sub.trace.Entries {
+			r.record(en)
+		}
+		r.trace.Dropped += sub.trace.Dropped
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	if r.ops > r.budget {
+		return r.w.src.errorAt(s.pos, CodeBudget, nil,
+			"operation budget of %d exhausted by this map's items; raise the budget if the workflow really needs more", r.budget)
+	}
+	return nil
+}
+
+// items evaluates a map step's `over:`: a list gives its items, a mapping its keys in
+// sorted order.
+func (r *runner) items(s *MapStep) ([]any, error) {
+	c := s.Over
+	var values []any
+	if len(c.paths) > 0 {
+		var err error
+		if values, err = r.values(c); err != nil {
+			return nil, r.w.src.errorAt(c.pos, CodeCondition, err, "map `over` (line %d) could not read the state: %v", s.pos.Line, err)
+		}
+	}
+	out, err := c.value(&r.machine, r.env, values)
+	if err != nil {
+		at, msg := c.errorPos(err)
+		return nil, r.w.src.errorAt(at, CodeCondition, err, "map `over` (line %d) failed on the current state: %s", s.pos.Line, msg)
+	}
+	switch v := out.(type) {
+	case []any:
+		return v, nil
+	case map[string]any:
+		keys := make([]any, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			keys = append(keys, k)
+		}
+		return keys, nil
+	}
+	return nil, r.w.src.errorAt(c.pos, CodeCondition, nil,
+		"map `over` (line %d) must give a list or a mapping, got %s", s.pos.Line, typeName(out))
 }
 
 // values reads the paths of c: the caught error's fields from the stepper, the rest from

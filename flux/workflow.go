@@ -67,6 +67,12 @@ func (w *Workflow) checkConditionArgs() error {
 	for _, name := range w.Waits() {
 		declared[name] = true
 	}
+	walk(w.Steps, func(s Step) bool {
+		if m, ok := s.(*MapStep); ok {
+			declared[m.As] = true
+		}
+		return true
+	})
 	return w.checkNames(w.Steps, declared, false)
 }
 
@@ -102,6 +108,8 @@ func (w *Workflow) checkNames(steps []Step, declared map[string]bool, inExcept b
 			if err = w.checkNames(s.Do, declared, inExcept); err == nil {
 				err = w.checkNames(s.Except, declared, true)
 			}
+		case *MapStep:
+			err = w.checkNames(s.Do, declared, inExcept)
 		}
 		if err != nil {
 			return err
@@ -117,12 +125,14 @@ func conditionOf(s Step) *Condition {
 		return s.Condition
 	case *WhileStep:
 		return s.Condition
+	case *MapStep:
+		return s.Over
 	}
 	return nil
 }
 
-// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep, *RunStep, *TryStep or
-// *WaitStep.
+// Step is one step of a workflow: *ProcessStep, *IfStep, *WhileStep, *RunStep, *TryStep,
+// *WaitStep or *MapStep.
 type Step interface {
 	// Pos is where the step starts in the source.
 	Pos() Pos
@@ -213,6 +223,34 @@ type TryStep struct {
 	pos Pos
 }
 
+// MapStep runs Do once per item of the list Over yields (or per key, in sorted order, of a
+// mapping), with the item bound as the run argument As, up to Concurrency items at a time.
+// The items' traces join the run's in item order; a failing item fails the step once every
+// item has finished.
+type MapStep struct {
+	// Over is the compiled `over:` expression.
+	Over *Condition
+	// As is the name each item is bound to.
+	As string
+	// Concurrency is how many items run at once (1: one after another).
+	Concurrency int
+	// Do is the body; never empty, and holds no wait step.
+	Do []Step
+
+	pos Pos
+}
+
+// MaxConcurrency bounds a map step's `concurrency`.
+const MaxConcurrency = 256
+
+// Pos implements Step.
+func (s *MapStep) Pos() Pos { return s.pos }
+
+// Kind implements Step.
+func (*MapStep) Kind() string { return "map" }
+
+func (*MapStep) isStep() {}
+
 // WaitStep parks the run until the caller resumes it with a value for For, which is bound
 // as a run argument from then on (a person approves, a webhook arrives).
 type WaitStep struct {
@@ -302,6 +340,8 @@ func walk(steps []Step, fn func(Step) bool) bool {
 			ok = walk(s.Steps, fn)
 		case *TryStep:
 			ok = walk(s.Do, fn) && walk(s.Except, fn)
+		case *MapStep:
+			ok = walk(s.Do, fn)
 		default:
 			ok = true
 		}
@@ -310,6 +350,16 @@ func walk(steps []Step, fn func(Step) bool) bool {
 		}
 	}
 	return true
+}
+
+// EachProcessStep calls fn for every process step in source order until fn returns false.
+func (w *Workflow) EachProcessStep(fn func(*ProcessStep) bool) {
+	walk(w.Steps, func(s Step) bool {
+		if p, ok := s.(*ProcessStep); ok {
+			return fn(p)
+		}
+		return true
+	})
 }
 
 // ProcessNames returns every process the workflow references, each once, in order of first
@@ -354,15 +404,16 @@ func (w *Workflow) Check(known []string) error {
 	return err
 }
 
-// StepOptions reports whether any process step has a `retry:` or runs inside an `except:`
-// (where it may receive the caught error): a host then passes more than `with:` to steps.
+// StepOptions reports whether any process step has a `retry:`, or the workflow has a try
+// (whose except steps may receive the caught error) or a map (whose items bind run
+// arguments): a host then passes more than `with:` to steps.
 func (w *Workflow) StepOptions() bool {
 	found := false
 	walk(w.Steps, func(s Step) bool {
 		switch s := s.(type) {
 		case *ProcessStep:
 			found = s.Retry != nil
-		case *TryStep:
+		case *TryStep, *MapStep:
 			found = true
 		}
 		return !found

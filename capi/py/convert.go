@@ -140,6 +140,15 @@ func SetItemStr(d *Object, key string, v *Object) error {
 	return SetItem(d, k, v)
 }
 
+// DictCopy returns a new shallow copy of dict d.
+func DictCopy(d *Object) (*Object, error) {
+	c := C.PyDict_Copy(d.c())
+	if c == nil {
+		return nil, ErrPython
+	}
+	return obj(c), nil
+}
+
 // DictGet returns d[key] (borrowed), or nil when d has no such key; ErrPython when the
 // lookup raised (a str subclass key with a failing __eq__ cannot occur: key is a new str).
 func DictGet(d *Object, key string) (*Object, error) {

@@ -398,5 +398,15 @@ func RestoreError(s SavedError) {
 	C.PyErr_Restore(s.typ, s.val, s.tb)
 }
 
+// Drop releases a fetched exception that will not be restored.
+func (s SavedError) Drop() {
+	C.Py_DecRef(s.typ)
+	C.Py_DecRef(s.val)
+	C.Py_DecRef(s.tb)
+}
+
+// Pending reports whether a fetched exception is held.
+func (s SavedError) Pending() bool { return s.typ != nil }
+
 // Append appends item to list l (borrowed); false with an exception set on failure.
 func Append(l, item *Object) bool { return C.PyList_Append(l.c(), item.c()) == 0 }

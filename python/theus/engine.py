@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -359,7 +360,9 @@ class TheusEngine(OwnsHandle):
         sink: list[Any] = []
         run: RunResult | None = None
         try:
-            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(bound, wf), budget, sink, bound, paused)
+            rich = bool(bound) or wf._step_options
+            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(wf, rich), budget, sink, bound, paused,
+                                    _fan if rich else None)
         except BaseException as e:
             run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
                             start_version=start, end_version=self._end_version(start))
@@ -384,31 +387,31 @@ class TheusEngine(OwnsHandle):
     def _end_version(self, start: int) -> int:
         return start if self._state.closed else self._state.version
 
-    def _step_runner(self, args: dict[str, Any], wf: Workflow) -> Callable[..., Any]:
-        """The callable the stepper runs a process step with: ``runner(name, **with)``, or
-        ``runner(name, retry, error, **with)`` for a step with ``retry:`` or inside an
-        ``except:``. The step's process gets the run arguments it names (parameters or
-        placeholders), the caught ``error`` when a parameter names it, then the step's
-        ``with:``, under the step's RetryPolicy when it has one."""
-        if not args and not wf._step_options:
+    def _step_runner(self, wf: Workflow, rich: bool) -> Callable[..., Any]:
+        """The callable the stepper runs a process step with: ``engine.execute(name, **with)``
+        for a plain run, and for a rich one (run arguments, step retries, try or map)
+        ``runner(name, args, retry, error, **with)``: the step's process gets the run
+        arguments it names (parameters or placeholders; a map item's name included), the
+        caught ``error`` when a parameter names it, then the step's ``with:`` (which wins),
+        under the step's RetryPolicy when it has one."""
+        if not rich:
             return self.execute
-        names: dict[str, tuple[str, ...]] = {}
+        accepts: dict[str, Callable[[str], bool]] = {}
         policies: dict[int, tuple[dict[str, Any], ProcessSpec]] = {}  # the stepper reuses each step's dict
 
-        def run_step(name: str, retry: dict[str, Any] | None = None, error: dict[str, str] | None = None,
-                     /, **given: Any) -> Any:
-            wanted = names.get(name)
-            if wanted is None:
+        def run_step(name: str, args: dict[str, Any], retry: dict[str, Any] | None,
+                     error: dict[str, str] | None, /, **given: Any) -> Any:
+            takes = accepts.get(name)
+            if takes is None:
                 spec = self._spec(name)
-                params = spec._params
-                wanted = names[name] = tuple(
-                    a for a in args if params is None or a in params or a in spec.keys)
-            if wanted:
-                given = {**{a: args[a] for a in wanted}, **given}
-            if error is not None:
-                params = self._spec(name)._params
-                if params is not None and "error" in params:
-                    given = {"error": error, **given}
+                params, keys = spec._params, spec.keys
+                takes = accepts[name] = (lambda a: True) if params is None else (
+                    lambda a: a in params or a in keys)
+            passed = {a: v for a, v in args.items() if takes(a)}
+            if error is not None and takes("error") and self._spec(name)._params is not None:
+                passed["error"] = error
+            if passed:
+                given = {**passed, **given}
             if retry is None:
                 return self.execute(name, **given)
             held = policies.get(id(retry))
@@ -602,6 +605,14 @@ def _run_awaitable(spec: ProcessSpec, result: Any) -> Any:
         return await result
 
     return asyncio.run(wait())
+
+
+def _fan(handle: Any, n: int, concurrency: int) -> None:
+    """Run the n items of a Flux map step on up to ``concurrency`` threads (the stepper calls
+    this; each item's body runs in the core through flux_fan_item, which keeps its error)."""
+    with ThreadPoolExecutor(max_workers=min(concurrency, n), thread_name_prefix="theus-map") as pool:
+        for done in [pool.submit(_core.flux_fan_item, handle, i) for i in range(n)]:
+            done.result()
 
 
 def _thaw(value: Any) -> Any:

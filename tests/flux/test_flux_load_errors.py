@@ -33,7 +33,7 @@ CASES = [
      'unknown flux kind "iff" (did you mean `if`?'),
     ("unknown_kind_loop", "steps:\n  - flux: for\n    do: [a]\n", 2, 11, 'unknown flux kind "for"'),
     ("process_and_flux", "steps:\n  - process: a\n    flux: run\n", 3, 5, "either `process` or `flux`, not both"),
-    ("empty_mapping_step", "steps:\n  - {}\n", 2, 5, "needs `process: <name>` or `flux: if|while|run|try|wait`"),
+    ("empty_mapping_step", "steps:\n  - {}\n", 2, 5, "needs `process: <name>` or `flux: if|while|run|try|wait|map`"),
     ("null_step", "steps:\n  - \n  - a\n", 2, 4, "empty step"),
     ("number_step", "steps:\n  - 5\n", 2, 5, "a process name must be a string"),
     ("empty_process_name", "steps:\n  - process: ''\n", 2, 14, "empty process name"),
