@@ -195,3 +195,28 @@ def test_the_order_agent_serves_50_orders_on_8_threads():
     assert engine.state.domain.stock == 0  # never oversold
     for i, r in enumerate(runs):
         assert r.args == {"order_id": f"o{i}"}
+
+
+def test_the_order_agent_retries_flags_waits_and_fans_out():
+    agent = _example()
+    engine, calls = agent.build(orders=10, stock=10, io_delay=0, flaky=frozenset({"o3"}))
+    runs = agent.serve(engine, 10, threads=4)
+    assert all(r.status == "completed" for r in runs)
+    assert calls["o3"] == 2 and engine.state.domain.orders.o3.label == "needs a person: model too slow"
+    assert engine.state.domain.orders.o3.status == "reserved"
+
+    big, _ = agent.build(orders=2, stock=100, qty=10, io_delay=0)
+    waiting = agent.serve(big, 2, threads=2)
+    assert [r.status for r in waiting] == ["waiting", "waiting"]
+    assert big.state.domain.stock == 100  # nothing reserved before the approval
+    big.resume(waiting[0], approval="yes")
+    big.resume(waiting[1], approval="no")
+    assert [big.state.domain.orders[f"o{i}"].status for i in range(2)] == ["reserved", "rejected"]
+    assert big.state.domain.stock == 90
+
+    batch, calls = agent.build(orders=24, stock=20, io_delay=0)
+    run = batch.execute_workflow(agent.BATCH)
+    statuses = [batch.state.domain.orders[f"o{i}"].status for i in range(24)]
+    assert statuses.count("reserved") == 20 and statuses.count("rejected") == 4
+    assert batch.state.domain.stock == 0 and set(calls.values()) == {1}
+    assert run.steps[:2] == ("classify", "reserve")
