@@ -338,16 +338,7 @@ func compileExpression(src *source, text string, at func(int) Pos, boolean bool)
 	}
 	root := program.Node()
 	if !boolean {
-		paths := c.paths()
-		offsets := make([]int, len(paths))
-		for i, p := range paths {
-			offsets[i] = c.at[pathKey(p)]
-		}
-		cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
-		for _, p := range paths {
-			cond.readsError = cond.readsError || p[0] == ErrorRoot
-		}
-		return cond, nil
+		return newCondition(text, c, slots, program, at), nil
 	}
 	if isNilLiteral(root) {
 		return nil, src.errorAt(at(0), CodeConditionType, nil,
@@ -357,17 +348,9 @@ func compileExpression(src *source, text string, at func(int) Pos, boolean bool)
 		return nil, src.errorAt(at(0), CodeConditionType, nil,
 			"condition must be true or false, but it is %s (compare a value, e.g. domain.x > 0)", plainWords(t.String()))
 	}
-	paths := c.paths()
-	offsets := make([]int, len(paths))
-	for i, p := range paths {
-		offsets[i] = c.at[pathKey(p)]
-	}
-	cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
-	for _, p := range paths {
-		cond.readsError = cond.readsError || p[0] == ErrorRoot
-	}
+	cond := newCondition(text, c, slots, program, at)
 	cond.fast = shortcutOf(root, slots)
-	if len(paths) == 0 { // reads no state: whatever it does, it does now
+	if len(cond.paths) == 0 { // reads no state: whatever it does, it does now
 		var m vm.VM
 		if _, err := cond.eval(&m, map[string]any{}, nil); err != nil {
 			pos, msg := cond.errorPos(err)
@@ -380,6 +363,20 @@ func compileExpression(src *source, text string, at func(int) Pos, boolean bool)
 		}
 	}
 	return cond, nil
+}
+
+// newCondition assembles a compiled expression with the paths the collector found.
+func newCondition(text string, c *pathCollector, slots []string, program *vm.Program, at func(int) Pos) *Condition {
+	paths := c.paths()
+	offsets := make([]int, len(paths))
+	for i, p := range paths {
+		offsets[i] = c.at[pathKey(p)]
+	}
+	cond := &Condition{Source: text, paths: paths, offsets: offsets, slots: slots, program: program, pos: at(0), at: at}
+	for _, p := range paths {
+		cond.readsError = cond.readsError || p[0] == ErrorRoot
+	}
+	return cond
 }
 
 // bigLiterals replaces every integer literal that does not fit in 64 bits with a

@@ -700,23 +700,13 @@ func (p *loader) mapStep(m *mapping, pos Pos) (Step, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	an, err := p.resolve(m.val["as"])
+	as, err := p.boundName(m.val["as"], &p.items,
+		"`as` must name the run argument each item is bound to, an identifier such as order_id",
+		"is already a run argument; name the items differently")
 	if err != nil {
 		return nil, err
 	}
-	if an.Kind != yaml.ScalarNode || an.ShortTag() != "!!str" || !argName.MatchString(an.Value) {
-		return nil, p.src.errorf(an.Line, an.Column, CodeInvalidValue, nil,
-			"`as` must name the run argument each item is bound to, an identifier such as order_id, got %s", describe(an))
-	}
-	if p.args[an.Value] && !p.items[an.Value] {
-		return nil, p.src.errorf(an.Line, an.Column, CodeInvalidValue, nil,
-			"`%s` is already a run argument; name the items differently", an.Value)
-	}
-	if p.items == nil {
-		p.items = map[string]bool{}
-	}
-	p.args[an.Value], p.items[an.Value] = true, true
-	s := &MapStep{Over: over, As: an.Value, Concurrency: 1, pos: pos}
+	s := &MapStep{Over: over, As: as, Concurrency: 1, pos: pos}
 	if m.has("concurrency") {
 		n, err := p.resolve(m.val["concurrency"])
 		if err != nil {
@@ -755,23 +745,34 @@ func (p *loader) waitStep(m *mapping, pos Pos) (Step, *Error) {
 	if !m.has("for") {
 		return nil, p.missing(m, "wait", "for", "for: approval")
 	}
-	n, err := p.resolve(m.val["for"])
+	name, err := p.boundName(m.val["for"], &p.waits,
+		"`for` must name the input the run waits for, an identifier such as approval",
+		"is declared under `args:`, so the run already has it; a wait names an input that only a resume supplies")
 	if err != nil {
 		return nil, err
 	}
+	return &WaitStep{For: name, pos: pos}, nil
+}
+
+// boundName reads the name a map (`as:`) or wait (`for:`) step binds as a run argument from
+// then on, and records it in *kind (those names may repeat across steps of that kind); a
+// name the workflow already has otherwise is refused with taken.
+func (p *loader) boundName(v *yaml.Node, kind *map[string]bool, want, taken string) (string, *Error) {
+	n, err := p.resolve(v)
+	if err != nil {
+		return "", err
+	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || !argName.MatchString(n.Value) {
-		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
-			"`for` must name the input the run waits for, an identifier such as approval, got %s", describe(n))
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "%s, got %s", want, describe(n))
 	}
-	if p.args[n.Value] && !p.waits[n.Value] {
-		return nil, p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil,
-			"`%s` is declared under `args:`, so the run already has it; a wait names an input that only a resume supplies", n.Value)
+	if p.args[n.Value] && !(*kind)[n.Value] {
+		return "", p.src.errorf(n.Line, n.Column, CodeInvalidValue, nil, "`%s` %s", n.Value, taken)
 	}
-	if p.waits == nil {
-		p.waits = map[string]bool{}
+	if *kind == nil {
+		*kind = map[string]bool{}
 	}
-	p.args[n.Value], p.waits[n.Value] = true, true // a run argument once the run is resumed
-	return &WaitStep{For: n.Value, pos: pos}, nil
+	p.args[n.Value], (*kind)[n.Value] = true, true
+	return n.Value, nil
 }
 
 func (p *loader) tryStep(m *mapping, pos Pos) (Step, *Error) {
