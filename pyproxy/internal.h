@@ -38,6 +38,8 @@ extern PyObject *theus_ContractViolationError;
 /* theus_raise_readonly sets ContextError "<what> is read-only (cannot <action>): <fix>" and
  * returns NULL. */
 PyObject *theus_raise_readonly(const char *what, const char *action);
+/* _repr_html_ of the views (module.c): theus.display.html(self), for Jupyter. */
+PyObject *theus_repr_html(PyObject *self, PyObject *unused);
 int theus_raise_readonly_int(const char *what, const char *action);
 /* theus_raise_readonly_obj: the same with "<verb> <repr(name)>" as the action. */
 PyObject *theus_raise_readonly_obj(const char *what, const char *verb, PyObject *name);

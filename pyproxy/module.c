@@ -43,6 +43,21 @@ module_kind(PyObject *module, PyObject *obj)
     return PyUnicode_FromString(names[k]);
 }
 
+/* The HTML of a view for Jupyter is drawn in Python (theus.display.html), imported on first
+   use so that importing theus stays light. */
+PyObject *
+theus_repr_html(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *mod = PyImport_ImportModule("theus.display");
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(mod, "html", "O", self);
+    Py_DECREF(mod);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"_freeze", (PyCFunction)module_freeze, METH_O,
      PyDoc_STR("_freeze($module, obj, /)\n--\n\n"

@@ -7,6 +7,8 @@ compare-and-swap.
 
 from __future__ import annotations
 
+import logging as _logging
+
 from .errors import (
     ArgumentError,
     ContextError,
@@ -26,8 +28,13 @@ from .retry import RetryPolicy
 from .engine import TheusEngine
 from .outbox import OutboxMsg
 from .workflow import REQUIRED, RunResult, TraceEntry, Workflow
+from .events import Event
 
 from ._version import __version__
+
+# theus logs commits, conflicts, retries, steps and deliveries under the "theus" logger; it is
+# silent until the application configures logging.
+_logging.getLogger("theus").addHandler(_logging.NullHandler())
 
 __all__ = [
     "DELETE",
@@ -40,6 +47,7 @@ __all__ = [
     "RunResult",
     "REQUIRED",
     "TraceEntry",
+    "Event",
     "State",
     "Snapshot",
     "CommitRecord",

@@ -510,6 +510,10 @@ def process(
                 f"{name}: cannot attach a contract to a {type(f).__name__} (it has no attributes); "
                 "decorate a function or a def wrapping it"
             ) from None
+        if getattr(f, "__module__", None) == "__main__":  # a script or a notebook cell
+            from .engine import redefined
+
+            redefined(spec)
         return f
 
     if fn is not None:

@@ -8,20 +8,24 @@ import difflib
 import importlib.util
 import inspect
 import linecache
+import logging
 import math
 import os
+import queue
 import random
 import sys
 import threading
 import time
 import types
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import _core
 from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
+from .events import Emitter, Event
 from .retry import RetryPolicy
 from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
@@ -130,7 +134,25 @@ class TheusEngine(OwnsHandle):
             self._lookup[spec.fn] = spec
         except TypeError:  # an unhashable callable: found by name only
             pass
+        if getattr(spec.fn, "__module__", None) == "__main__":
+            _interactive.add(self)  # redefining it in a notebook cell replaces this registration
         return fn
+
+    def _redefined(self, spec: ProcessSpec) -> None:
+        """A process of __main__ was defined again (a notebook cell ran again): a registration
+        of the same name and qualified name now runs the new definition."""
+        old = self._processes.get(spec.name)
+        if old is None or old.fn is spec.fn or getattr(old.fn, "__module__", None) != "__main__":
+            return
+        if getattr(old.fn, "__qualname__", None) != getattr(spec.fn, "__qualname__", None):
+            return
+        try:
+            self._check_roots(spec)
+        except ContractViolationError as e:
+            _log.warning("%s was redefined but not re-registered: %s", spec.name, e)
+            return
+        self.register(spec.fn)
+        _log.info("%s was redefined in __main__: the engine now runs the new definition", spec.name)
 
     def _check_roots(self, spec: ProcessSpec) -> None:
         for out in spec.outputs:
@@ -223,12 +245,12 @@ class TheusEngine(OwnsHandle):
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         return self._run(spec, kwargs)
 
-    def _run(self, spec: ProcessSpec, kwargs: dict[str, Any]) -> Any:
-        """Run the attempts of one process call in this thread."""
+    def _run(self, spec: ProcessSpec, kwargs: dict[str, Any], obs: Emitter | None = None) -> Any:
+        """Run the attempts of one process call in this thread (obs: the run's events)."""
         if spec.is_async:
             _no_running_loop(spec)
-            return asyncio.run(_attempts_async(self, spec, kwargs))
-        return _attempts_sync(self, spec, kwargs)
+            return asyncio.run(_attempts_async(self, spec, kwargs, obs))
+        return _attempts_sync(self, spec, kwargs, obs)
 
     async def execute_async(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process (async or not) from a coroutine; see :meth:`execute`. Backoff between
@@ -304,7 +326,8 @@ class TheusEngine(OwnsHandle):
         return wf
 
     def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], args: Mapping[str, Any] | None = None, *,
-                         budget: int = 0) -> RunResult:
+                         budget: int = 0, on_event: Callable[[Event], Any] | None = None,
+                         progress: bool = False) -> RunResult:
         """Run a workflow (a :class:`Workflow`, a path or YAML text) and return this run's
         :class:`RunResult`: the steps run (it iterates over their names), the trace, the
         run's ``args``, its ``status`` and the versions around it. Steps committed before a
@@ -318,13 +341,47 @@ class TheusEngine(OwnsHandle):
         never share arguments or results; :attr:`last_run` is this thread's last run.
 
         ``budget`` caps the operations (process steps, condition evaluations, loop
-        iterations) of the run; 0 means the default, 1,000,000."""
+        iterations) of the run; 0 means the default, 1,000,000.
+
+        ``on_event(event)`` is called for every :class:`theus.Event` of the run as it
+        happens (steps, conditions, commits, conflicts, retries, waits; see
+        :mod:`theus.events`); ``progress=True`` shows a tqdm progress bar of the steps."""
         _count(budget, "execute_workflow: budget (0 = the default)")
+        if not isinstance(progress, bool):
+            raise ArgumentError(f"execute_workflow: progress: expected True or False, got {progress!r}")
         self._live("execute_workflow")
         wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
         wf.validate(self)
         bound = wf.bind_args(args)
-        return self._flux_run(wf, bound, budget, self._state.version, None)
+        try:
+            obs = Emitter.for_run(on_event, progress, wf.name)
+        except TheusError as e:
+            raise ArgumentError(str(e)) from None
+        return self._flux_run(wf, bound, budget, self._state.version, None, obs)
+
+    def stream_workflow(self, workflow: Workflow | str | os.PathLike[str], args: Mapping[str, Any] | None = None, *,
+                        budget: int = 0) -> Iterator[Event]:
+        """Run a workflow in a worker thread and yield its :class:`theus.Event` s as they
+        happen; the last one is ``run_finished`` (its data holds the RunResult) or
+        ``run_failed``, after which the run's exception is raised. Leaving the loop early
+        does not stop the run: it finishes in its thread."""
+        wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
+        events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        outcome: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self.execute_workflow(wf, args, budget=budget, on_event=events.put))
+            except BaseException as e:  # delivered to the iterating thread
+                outcome.append(e)
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, name="theus-stream", daemon=True).start()
+        while (event := events.get()) is not None:
+            yield event
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
 
     def resume(self, run: RunResult, /, **inputs: Any) -> RunResult:
         """Continue a run parked at a ``flux: wait`` (``run.status == "waiting"``) from just
@@ -351,18 +408,23 @@ class TheusEngine(OwnsHandle):
                 run._paused = paused  # still resumable by its own engine
             raise ArgumentError("resume: the run belongs to another engine; resume it there")
         try:
-            return self._flux_run(wf, {**run.args, **inputs}, 0, run.start_version, handle)
+            return self._flux_run(wf, {**run.args, **inputs}, 0, run.start_version, handle,
+                                  Emitter.for_run(None, False, wf.name))
         finally:
             handle.close()
 
-    def _flux_run(self, wf: Workflow, bound: dict[str, Any], budget: int, start: int, paused: Any) -> RunResult:
-        """Run (or, with paused, resume) a checked workflow with its bound arguments."""
+    def _flux_run(self, wf: Workflow, bound: dict[str, Any], budget: int, start: int, paused: Any,
+                  obs: Emitter | None) -> RunResult:
+        """Run (or, with paused, resume) a checked workflow with its bound arguments; obs
+        receives its events."""
         sink: list[Any] = []
         run: RunResult | None = None
+        if obs is not None:
+            obs("run_started", wf.name, {"args": dict(bound), "version": start})
         try:
-            rich = bool(bound) or wf._step_options
-            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(wf, rich), budget, sink, bound, paused,
-                                    _fan if rich else None)
+            rich = bool(bound) or wf._step_options or obs is not None
+            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(wf, rich, obs), budget, sink, bound,
+                                    paused, _fan if rich else None, obs.observe if obs is not None else None)
         except BaseException as e:
             run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
                             start_version=start, end_version=self._end_version(start))
@@ -383,17 +445,23 @@ class TheusEngine(OwnsHandle):
         finally:
             if run is not None:
                 wf.last_run = self.last_run = run
+            if obs is not None:
+                if run is not None and run.status == "failed":
+                    obs("run_failed", wf.name, {"error": run.error, "run": run})
+                elif run is not None:
+                    obs("run_finished", wf.name, {"status": run.status, "run": run})
+                obs.close()
 
     def _end_version(self, start: int) -> int:
         return start if self._state.closed else self._state.version
 
-    def _step_runner(self, wf: Workflow, rich: bool) -> Callable[..., Any]:
+    def _step_runner(self, wf: Workflow, rich: bool, obs: Emitter | None = None) -> Callable[..., Any]:
         """The callable the stepper runs a process step with: ``engine.execute(name, **with)``
         for a plain run, and for a rich one (run arguments, step retries, try or map)
         ``runner(name, args, retry, error, **with)``: the step's process gets the run
         arguments it names (parameters or placeholders; a map item's name included), the
         caught ``error`` when a parameter names it, then the step's ``with:`` (which wins),
-        under the step's RetryPolicy when it has one."""
+        under the step's RetryPolicy when it has one; obs receives the attempts' events."""
         if not rich:
             return self.execute
         accepts: dict[str, Callable[[str], bool]] = {}
@@ -413,13 +481,13 @@ class TheusEngine(OwnsHandle):
             if passed:
                 given = {**passed, **given}
             if retry is None:
-                return self.execute(name, **given)
+                return self._run(self._spec(name), given, obs)
             held = policies.get(id(retry))
             if held is None:
                 base = self._spec(name)
                 policy = RetryPolicy.from_fields(retry, f"Flux step `{name}`")
                 held = policies[id(retry)] = (retry, dataclasses.replace(base, retry=policy))
-            return self._run(held[1], given)
+            return self._run(held[1], given, obs)
 
         return run_step
 
@@ -502,7 +570,7 @@ class TheusEngine(OwnsHandle):
 # A conflict re-runs the attempt after a jittered backoff, up to the process's retries; an
 # exception from the function re-runs it only under its RetryPolicy (`retry=`).
 _ATTEMPT_LOOP = """
-{kind}def {name}(self, spec, kwargs):
+{kind}def {name}(self, spec, kwargs, obs=None):
     if kwargs or spec.keys:
         spec, kwargs = spec.prepare(kwargs)  # a keyed contract bound to this call's key
     fn = spec.fn
@@ -529,7 +597,9 @@ _ATTEMPT_LOOP = """
             if retry is None or failures + 1 >= retry.max_attempts or not retry.should_retry(e):
                 raise
             failures += 1
-            {sleep}(retry.delay(failures))
+            pause = retry.delay(failures)
+            _retried(obs, spec, e, failures, pause)
+            {sleep}(pause)
             continue
         ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
@@ -544,15 +614,55 @@ _ATTEMPT_LOOP = """
         if not updates:
             return result
         try:
-            commit(h, version, updates, reads, None)
+            v = commit(h, version, updates, reads, None)
+            if obs is not None or _commit_log(10):
+                _committed(obs, spec, v, updates)
             return result
         except TransactionError as e:
             retries = self._retries if spec.retries is None else spec.retries
             if attempt >= retries:
                 raise _gave_up(spec, e, attempt + 1, retries) from None
+            _conflicted(obs, spec, e, attempt + 1)
         attempt += 1
         {sleep}(_delay(attempt))
 """
+
+
+_log = logging.getLogger("theus.engine")
+_interactive: weakref.WeakSet[TheusEngine] = weakref.WeakSet()  # engines with processes from __main__
+
+
+def redefined(spec: ProcessSpec) -> None:
+    """Called by @process for a function of __main__: every engine holding an earlier
+    definition of it (same name and qualified name) runs the new one from now on."""
+    for engine in list(_interactive):
+        if not engine._state.closed:
+            engine._redefined(spec)
+_commit_log = _log.isEnabledFor  # one check per commit (about 60 ns) keeps logging silent and cheap
+
+
+def _committed(obs: Callable[..., Any] | None, spec: ProcessSpec, version: int, updates: Mapping[str, Any]) -> None:
+    """A process committed: the run's event, and a DEBUG record on theus.engine."""
+    paths = tuple(updates)
+    if obs is not None:
+        obs("commit", spec.name, {"version": version, "paths": paths})
+    _log.debug("%s committed version %d: %s", spec.name, version, ", ".join(paths))
+
+
+def _conflicted(obs: Callable[..., Any] | None, spec: ProcessSpec, e: TransactionError, attempt: int) -> None:
+    """A commit was rejected and the process runs again on a fresh snapshot."""
+    if obs is not None:
+        obs("conflict", spec.name, {"attempt": attempt, "conflicts": tuple(e.conflicts or ()),
+                                    "expected_version": e.expected_version, "actual_version": e.actual_version})
+    _log.info("%s: attempt %d conflicted on %s (read version %s, now %s); running it again", spec.name, attempt,
+              ", ".join(e.conflicts or ()) or "the state", e.expected_version, e.actual_version)
+
+
+def _retried(obs: Callable[..., Any] | None, spec: ProcessSpec, e: BaseException, failures: int, delay: float) -> None:
+    """The function raised and its RetryPolicy runs it again after delay seconds."""
+    if obs is not None:
+        obs("retry", spec.name, {"failures": failures, "delay": delay, "error": f"{type(e).__name__}: {e}"})
+    _log.warning("%s raised %s: %s; retry %d in %.3f s", spec.name, type(e).__name__, e, failures, delay)
 
 
 def _face(name: str, **parts: str) -> Callable[..., Any]:
