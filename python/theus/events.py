@@ -58,19 +58,24 @@ class Emitter:
     """Delivers a run's events to its callback, a progress bar and the theus.flux log. A
     callback that raises does not stop the run: the exception goes to sys.unraisablehook."""
 
-    def __init__(self, callback: Callable[[Event], Any] | None, progress: bool, title: str) -> None:
+    def __init__(self, callback: Callable[[Event], Any] | None, progress: bool, title: str,
+                 tracer: Any = None) -> None:
         self.callback = callback
         self.log = _flux_log.isEnabledFor(logging.DEBUG)
         self.bar = _progress_bar(title) if progress else None
+        self.spans = _Spans(tracer, title) if tracer is not None else None
 
     @classmethod
     def for_run(cls, callback: Callable[[Event], Any] | None, progress: bool, title: str) -> "Emitter | None":
-        """An emitter when anyone listens, else None (the run then reports nothing)."""
+        """An emitter when anyone listens (a callback, a progress bar, the theus.flux log at
+        DEBUG, an OpenTelemetry tracer provider the application set up), else None (the run
+        then reports nothing and pays nothing)."""
         if callback is not None and not callable(callback):
             raise TheusError(f"on_event: expected a callable taking an Event, got {type(callback).__name__}")
-        if callback is None and not progress and not _flux_log.isEnabledFor(logging.DEBUG):
+        tracer = _tracer()
+        if callback is None and not progress and tracer is None and not _flux_log.isEnabledFor(logging.DEBUG):
             return None
-        return cls(callback, progress, title)
+        return cls(callback, progress, title, tracer)
 
     def __call__(self, kind: str, step: str, data: dict[str, Any]) -> None:
         """Report an event from Python (the attempt loop, the engine)."""
@@ -98,6 +103,8 @@ class Emitter:
         self.emit(Event(name, step, start if name != "step_started" else time.time(), data))
 
     def emit(self, event: Event) -> None:
+        if self.spans is not None:
+            self.spans.event(event)
         if self.log:
             _flux_log.debug("%s %s %s", event.kind, event.step, event.data)
         if self.bar is not None and event.kind == "step_finished":
@@ -112,6 +119,85 @@ class Emitter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self.spans is not None:
+            self.spans.close()
+
+
+def _tracer() -> Any:
+    """theus's OpenTelemetry tracer when opentelemetry-api is installed and the application
+    set a tracer provider (the default no-op provider costs the runs nothing), else None."""
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        try:
+            import opentelemetry.trace as otel
+        except ImportError:
+            return None
+    provider = otel.get_tracer_provider()
+    if isinstance(provider, (otel.ProxyTracerProvider, otel.NoOpTracerProvider)):
+        return None
+    from ._version import __version__
+
+    return provider.get_tracer("theus", __version__)
+
+
+class _Spans:
+    """OpenTelemetry spans of a run: ``theus.run <name>`` around it, ``theus.step <process>``
+    around each process step (its children: a span event per commit, conflict and retry, and
+    ``theus.retries``/``theus.conflicts`` counts), and span events for conditions, waits,
+    catches and maps on the run's span. A map's items run on other threads: each step span
+    is kept per thread."""
+
+    def __init__(self, tracer: Any, title: str) -> None:
+        import threading
+
+        from opentelemetry import trace
+
+        self.trace = trace
+        self.tracer = tracer
+        self.run = tracer.start_span(f"theus.run {title or 'workflow'}", attributes={"theus.workflow": title})
+        self.parent = trace.set_span_in_context(self.run)
+        self.steps: dict[int, Any] = {}
+        self.counts: dict[int, dict[str, int]] = {}
+        self.ident = threading.get_ident
+
+    def event(self, ev: Event) -> None:
+        me = self.ident()
+        data = {k: v for k, v in ev.data.items() if isinstance(v, (str, int, float, bool))}
+        if ev.kind == "run_started":
+            self.run.set_attribute("theus.start_version", ev.data.get("version", 0))
+        elif ev.kind == "step_started":
+            self.steps[me] = self.tracer.start_span(f"theus.step {ev.step}", context=self.parent,
+                                                    attributes={"theus.process": ev.step, **data})
+            self.counts[me] = {"retries": 0, "conflicts": 0}
+        elif ev.kind == "step_finished":
+            span = self.steps.pop(me, None)
+            counts = self.counts.pop(me, {})
+            if span is not None:
+                span.set_attribute("theus.outcome", ev.data.get("outcome", ""))
+                span.set_attribute("theus.version_after", ev.data.get("version_after", 0))
+                span.set_attribute("theus.retries", counts.get("retries", 0))
+                span.set_attribute("theus.conflicts", counts.get("conflicts", 0))
+                if ev.data.get("outcome") == "error":
+                    span.set_status(self.trace.Status(self.trace.StatusCode.ERROR))
+                span.end()
+        elif ev.kind in ("commit", "conflict", "retry"):
+            span = self.steps.get(me)
+            if ev.kind == "commit":
+                data["paths"] = ", ".join(ev.data.get("paths", ()))
+            elif me in self.counts:
+                self.counts[me]["retries" if ev.kind == "retry" else "conflicts"] += 1
+            (span or self.run).add_event(f"theus.{ev.kind}", attributes=data)
+        elif ev.kind in ("run_finished", "run_failed"):
+            self.run.set_attribute("theus.status", ev.data.get("status", "failed"))
+            if ev.kind == "run_failed":
+                self.run.set_status(self.trace.Status(self.trace.StatusCode.ERROR, str(ev.data.get("error"))))
+        else:
+            self.run.add_event(f"theus.{ev.kind}", attributes={"theus.step": ev.step, **data})
+
+    def close(self) -> None:
+        for span in self.steps.values():
+            span.end()
+        self.run.end()
 
 
 class _Unraisable:
