@@ -117,6 +117,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *value; /* an ndarray, or the owner of a buffer */
     PyObject *keep;  /* a torch tensor whose memory value shares, or NULL */
+    PyObject *locked; /* the caller's arrays this commit made read-only (a list), or NULL */
     Py_buffer held;  /* the export held on a buffer owner (not for ndarrays) */
     int holding;
     int is_array;
@@ -135,6 +136,7 @@ heavyvalue_dealloc(theus_HeavyValue *self)
         PyBuffer_Release(&self->held);
     }
     Py_XDECREF(self->keep);
+    Py_XDECREF(self->locked);
     Py_DECREF(self->value);
     PyObject_Free(self);
 }
@@ -215,6 +217,8 @@ static PyObject *nd_nbytes = NULL;
 static PyObject *nd_setflags = NULL;
 static PyObject *nd_copy = NULL;
 static PyObject *str_owndata = NULL;
+static PyObject *str_writeable = NULL;
+static PyObject *kw_writable = NULL; /* {"write": True} */
 static PyObject *str_K = NULL;
 static PyObject *kw_readonly = NULL; /* {"write": False} */
 
@@ -255,6 +259,8 @@ load_ndarray(void)
 #undef DESCR
     Py_DECREF(d);
     if ((str_owndata = PyUnicode_InternFromString("owndata")) == NULL ||
+        (str_writeable = PyUnicode_InternFromString("writeable")) == NULL ||
+        (kw_writable = Py_BuildValue("{s:O}", "write", Py_True)) == NULL ||
         (str_K = PyUnicode_InternFromString("K")) == NULL ||
         (kw_readonly = Py_BuildValue("{s:O}", "write", Py_False)) == NULL) {
         Py_DECREF(t);
@@ -277,16 +283,37 @@ nd_get(PyObject *descr, PyObject *arr)
 }
 
 static int
-nd_lock(PyObject *arr)
+nd_setwrite(PyObject *arr, PyObject *kw)
 {
     PyObject *args = PyTuple_Pack(1, arr);
-    PyObject *r = args ? PyObject_Call(nd_setflags, args, kw_readonly) : NULL;
+    PyObject *r = args ? PyObject_Call(nd_setflags, args, kw) : NULL;
     Py_XDECREF(args);
     if (r == NULL) {
         return -1;
     }
     Py_DECREF(r);
     return 0;
+}
+
+static int
+nd_lock(PyObject *arr)
+{
+    return nd_setwrite(arr, kw_readonly);
+}
+
+/* nd_flag reads one of arr's flags (owndata, writeable): 1, 0 or -1. */
+static int
+nd_flag(PyObject *arr, PyObject *name)
+{
+    PyObject *flags = nd_get(nd_flags, arr);
+    PyObject *f = flags ? PyObject_GetAttr(flags, name) : NULL;
+    Py_XDECREF(flags);
+    if (f == NULL) {
+        return -1;
+    }
+    int r = PyObject_IsTrue(f);
+    Py_DECREF(f);
+    return r;
 }
 
 static int
@@ -360,23 +387,34 @@ walk(PyObject *obj, PyObject *arrays, int depth)
     return 0;
 }
 
-/* lock sets writeable=False on every array of the list. */
-static int
+/* lock sets writeable=False on every array of the list and returns a new list of those that
+   were writeable (NULL when none was, or on error with an exception set). */
+static PyObject *
 lock(PyObject *arrays)
 {
+    PyObject *changed = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(arrays); i++) {
-        if (nd_lock(PyList_GET_ITEM(arrays, i)) < 0) {
-            return -1;
+        PyObject *a = PyList_GET_ITEM(arrays, i);
+        int w = nd_flag(a, str_writeable);
+        if (w < 0 || (w && nd_lock(a) < 0)) {
+            Py_XDECREF(changed);
+            return NULL;
+        }
+        if (w && ((changed == NULL && (changed = PyList_New(0)) == NULL) || PyList_Append(changed, a) < 0)) {
+            Py_XDECREF(changed);
+            return NULL;
         }
     }
-    return 0;
+    return changed;
 }
 
 /* by_reference decides for v (an ndarray or a buffer exporter) in mode: 1 when the commit
-   takes it by reference (the arrays on its chain are locked then), 0 when it copies it. */
+   takes it by reference (the arrays on its chain are locked then, *locked the list of those
+   this call locked, or NULL), 0 when it copies it, -1 on error. */
 static int
-by_reference(PyObject *v, int mode)
+by_reference(PyObject *v, int mode, PyObject **locked)
 {
+    *locked = NULL;
     if (mode == MODE_COPY) {
         return 0;
     }
@@ -388,11 +426,39 @@ by_reference(PyObject *v, int mode)
     if (r >= 0 && mode == MODE_ADOPT) {
         r = 1;
     }
-    if (r == 1 && PyList_GET_SIZE(arrays) > 0 && (load_ndarray() < 0 || lock(arrays) < 0)) {
-        r = -1;
+    if (r == 1 && PyList_GET_SIZE(arrays) > 0) {
+        if (load_ndarray() < 0) {
+            r = -1;
+        }
+        else {
+            *locked = lock(arrays);
+            if (*locked == NULL && PyErr_Occurred()) {
+                r = -1;
+            }
+        }
     }
     Py_DECREF(arrays);
     return r;
+}
+
+void
+theus_heavy_abandon(PyObject *v)
+{
+    if (!Py_IS_TYPE(v, &theus_HeavyValue_Type) || Py_REFCNT(v) != 1) {
+        return; /* not heavy, or also held by committed data */
+    }
+    PyObject *locked = ((theus_HeavyValue *)v)->locked;
+    if (locked == NULL) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    for (Py_ssize_t i = PyList_GET_SIZE(locked) - 1; i >= 0; i--) { /* the owner first */
+        if (nd_setwrite(PyList_GET_ITEM(locked, i), kw_writable) < 0) {
+            PyErr_Clear();
+        }
+    }
+    PyErr_Restore(type, value, tb);
 }
 
 /* nd_private_copy is arr.copy(order="K") as numpy.ndarray defines it (a subclass keeps its
@@ -412,16 +478,18 @@ nd_private_copy(PyObject *arr)
 /* ---- storing ---- */
 
 static PyObject *
-new_value(PyObject *value, PyObject *keep, int is_array)
+new_value(PyObject *value, PyObject *keep, PyObject *locked, int is_array)
 {
     theus_HeavyValue *hv = PyObject_New(theus_HeavyValue, &theus_HeavyValue_Type);
     if (hv == NULL) {
         Py_DECREF(value);
         Py_XDECREF(keep);
+        Py_XDECREF(locked);
         return NULL;
     }
-    hv->value = value; /* stolen */
-    hv->keep = keep;   /* stolen */
+    hv->value = value;   /* stolen */
+    hv->keep = keep;     /* stolen */
+    hv->locked = locked; /* stolen */
     hv->holding = 0;
     hv->is_array = is_array;
     hv->nbytes = 0;
@@ -486,7 +554,8 @@ own_array(PyObject *arr, int mode, PyObject **out)
             "buffer memory); store it outside the heavy zone, e.g. under domain, where theus "
             "copies it and freezes its elements"), out);
     }
-    int ref = by_reference(arr, mode);
+    PyObject *locked;
+    int ref = by_reference(arr, mode, &locked);
     if (ref < 0) {
         return -1;
     }
@@ -498,7 +567,7 @@ own_array(PyObject *arr, int mode, PyObject **out)
     else if ((stored = nd_private_copy(arr)) == NULL) {
         return -1;
     }
-    *out = new_value(stored, NULL, 1);
+    *out = new_value(stored, NULL, locked, 1);
     return *out == NULL ? -1 : 0;
 }
 
@@ -609,7 +678,7 @@ own_tensor(PyObject *t, int mode, PyObject **out)
         Py_DECREF(d);
         return -1;
     }
-    *out = new_value(arr, d, 1);
+    *out = new_value(arr, d, NULL, 1);
     return *out == NULL ? -1 : 0;
 }
 
@@ -629,7 +698,8 @@ own_buffer(PyObject *v, int mode, PyObject **out)
         }
         PyBuffer_Release(&b);
     }
-    int ref = by_reference(v, mode);
+    PyObject *locked;
+    int ref = by_reference(v, mode, &locked);
     if (ref < 0) {
         return -1;
     }
@@ -641,7 +711,7 @@ own_buffer(PyObject *v, int mode, PyObject **out)
     else if ((stored = copy_buffer(v)) == NULL) {
         return -1;
     }
-    *out = new_value(stored, NULL, 0);
+    *out = new_value(stored, NULL, locked, 0);
     return *out == NULL ? -1 : 0;
 }
 

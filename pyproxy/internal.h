@@ -72,6 +72,9 @@ PyObject *theus_view_data(PyObject *v);
    *out a new reference to the HeavyValue to store, -1 with an exception set, -2 with *out a
    refusal tuple (location, reason). */
 int theus_own_heavy(PyObject *v, PyObject **out);
+/* theus_heavy_abandon undoes the locking of a HeavyValue that is dropped without having been
+   committed (held by nothing else): the caller's arrays get their writeable flag back. */
+void theus_heavy_abandon(PyObject *v);
 /* theus_heavy_ref returns theus.heavy.adopt(value) (mode 1) or theus.heavy.copy(value) (2). */
 PyObject *theus_heavy_ref(PyObject *value, int mode);
 /* theus_heavy_inner is the borrowed array or buffer owner a HeavyValue holds. */

@@ -65,6 +65,8 @@ typedef int (*theus_own_heavy_fn)(PyObject *v, PyObject **out);
 extern theus_kind_fn theus_kind_hook;
 extern theus_refusal_fn theus_refusal_hook;
 extern theus_own_heavy_fn theus_own_heavy_hook;
+/* theus_heavy_abandon_hook: see pyproxy's theus_heavy_abandon (a failed commit's leaves). */
+extern void (*theus_heavy_abandon_hook)(PyObject *v);
 /* theus_heavy_value_type is the type of what the heavy zone stores (immutable: commits of it
    anywhere share it). */
 extern PyTypeObject *theus_heavy_value_type;

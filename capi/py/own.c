@@ -24,6 +24,7 @@ PyObject *(*theus_view_unwrap)(PyObject *v) = NULL;
 theus_kind_fn theus_kind_hook = NULL;
 theus_refusal_fn theus_refusal_hook = NULL;
 theus_own_heavy_fn theus_own_heavy_hook = NULL;
+void (*theus_heavy_abandon_hook)(PyObject *v) = NULL;
 PyTypeObject *theus_heavy_value_type = NULL;
 PyObject *theus_delete_marker = NULL;
 

@@ -136,9 +136,15 @@ static inline int theus_prepare_heavy(PyObject *v, PyObject **dict, PyObject **l
 }
 
 /* theus_install_heavy installs the heavy zone's ownership rule and its value type. */
-static inline void theus_install_heavy(void *own, void *type) {
+static inline void theus_install_heavy(void *own, void *abandon, void *type) {
     theus_own_heavy_hook = (theus_own_heavy_fn)own;
+    theus_heavy_abandon_hook = (void (*)(PyObject *))abandon;
     theus_heavy_value_type = (PyTypeObject *)type;
+}
+
+/* theus_abandon_u: a leaf of a commit that did not happen is dropped (undoes heavy locks). */
+static inline void theus_abandon_u(uintptr_t v) {
+    if (Py_TYPE(THEUS_OBJ(v)) == theus_heavy_value_type) theus_heavy_abandon_hook(THEUS_OBJ(v));
 }
 
 /* Struct-returning variants: no Go pointer crosses into C, so cgo's pointer checks stay out

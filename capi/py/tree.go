@@ -183,12 +183,16 @@ func refusal(t *Object) error {
 	return &valueError{loc: loc, text: text}
 }
 
-// FreeNode drops the references of a tree that was never committed.
+// FreeNode drops the references of a tree that was never committed; heavy leaves give the
+// caller's arrays back their writeable flag (the commit did not take them).
 func FreeNode(n *Node) {
 	if n == nil {
 		return
 	}
 	if n.IsLeaf() {
+		if v := n.Value(); v != nil && C.PyGILState_Check() == 1 {
+			C.theus_abandon_u(v.u())
+		}
 		Release(n.Value())
 		return
 	}
@@ -269,10 +273,10 @@ func SetUnwrap(fn unsafe.Pointer) {
 	C.theus_view_unwrap = (*[0]byte)(fn)
 }
 
-// SetHeavy installs the heavy zone's ownership rule (pyproxy's theus_own_heavy) and the type
-// of the values it stores.
-func SetHeavy(own, valueType unsafe.Pointer) {
-	C.theus_install_heavy(own, valueType)
+// SetHeavy installs the heavy zone's ownership rule (pyproxy's theus_own_heavy), the function
+// that undoes its locks for a leaf never committed, and the type of the values it stores.
+func SetHeavy(own, abandon, valueType unsafe.Pointer) {
+	C.theus_install_heavy(own, abandon, valueType)
 }
 
 // SetKind installs the one value classifier and its refusal text (see kind.h), which every
