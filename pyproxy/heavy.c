@@ -405,6 +405,9 @@ lock(PyObject *arrays)
             return NULL;
         }
     }
+    if (changed != NULL) {
+        PyObject_GC_UnTrack(changed); /* gc.get_referrers(arr) must not find theus's list */
+    }
     return changed;
 }
 
