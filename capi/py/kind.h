@@ -13,7 +13,7 @@
  *   TUPLE      copied                         FrozenList                    tuple
  *   NAMEDTUPLE copied, same type              same type, items frozen       same type
  *   SET        copied to a frozenset          frozenset of frozen items     set / frozenset
- *   BUFFER     copied                         read-only array / memoryview  copy
+ *   BUFFER     copied (under heavy: see below) read-only array / memoryview copy
  *   OBJECT     shared (by reference)          FrozenObject                  attribute copy
  *   VIEW       the committed data behind it   itself                        the data's thaw
  *   REFUSED    ArgumentError naming path+type (raises on read)              (raises)
