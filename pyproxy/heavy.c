@@ -360,7 +360,7 @@ walk(PyObject *obj, PyObject *arrays, int depth)
     }
     PyTypeObject *tp = Py_TYPE(obj);
     if (theus_is_ndarray(tp)) {
-        if (PyList_Append(arrays, obj) < 0) {
+        if (load_ndarray() < 0 || PyList_Append(arrays, obj) < 0) {
             return -1;
         }
         PyObject *base = nd_get(nd_base, obj);

@@ -262,6 +262,26 @@ def test_adopted_mmap_cannot_close_while_held():
     m.close()
 
 
+def test_memoryviews_over_arrays_follow_the_array_rule():
+    """Run in a fresh interpreter, so a memoryview is the first heavy value numpy meets."""
+    import subprocess
+    import sys
+    code = (
+        "import numpy as np, theus\n"
+        "e = theus.TheusEngine(context={'heavy': {}})\n"
+        "a = np.arange(4.0)\n"
+        "e.update({'heavy.m': memoryview(a).toreadonly()})\n"
+        "assert not a.flags.writeable\n"
+        "b = np.arange(4.0)\n"
+        "e.update({'heavy.w': memoryview(b)})\n"
+        "assert b.flags.writeable\n"
+        "b[0] = 9.0\n"
+        "assert e.state.heavy.w[0] == 0.0 and e.state.heavy.m[3] == 3.0\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def test_read_only_memoryview_over_bytes_is_shared():
     data = bytes(100)
     mv = memoryview(data)[10:20]
