@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import array
 import copy
+import gc
 import mmap
 import pickle
 
@@ -14,6 +15,18 @@ import pytest
 
 import theus
 from theus import ArgumentError, ContextError, TheusEngine, process
+
+
+@pytest.fixture
+def quiet_gc():
+    """Counts of live heavy values are process-wide: collect what earlier tests left in
+    cycles, and keep the collector from freeing more of it while the test counts."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def ptr(a) -> int:
@@ -335,7 +348,7 @@ def test_adopt_of_adopt_is_a_type_error():
         theus.heavy.adopt(theus.heavy.adopt(b""))
 
 
-def test_a_refused_leaf_commits_nothing_and_locks_nothing():
+def test_a_refused_leaf_commits_nothing_and_locks_nothing(quiet_gc):
     owner = np.zeros(8)
     arr = owner[2:6]
     engine = new_engine()
@@ -441,7 +454,7 @@ def test_heavy_data_moved_to_another_zone_reads_the_same():
 # --- release ----------------------------------------------------------------------------------
 
 
-def test_replaced_values_are_released():
+def test_replaced_values_are_released(quiet_gc):
     engine = new_engine()
     before = theus.heavy.stats()
     engine.update({"heavy.x": np.zeros(1000)})
@@ -454,7 +467,7 @@ def test_replaced_values_are_released():
     assert theus.heavy.stats() == before
 
 
-def test_a_read_view_keeps_its_value_alive():
+def test_a_read_view_keeps_its_value_alive(quiet_gc):
     engine = new_engine()
     before = theus.heavy.stats()["values"]
     engine.update({"heavy.b": bytearray(100)})
