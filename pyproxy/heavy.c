@@ -7,7 +7,8 @@
  * The promise is the same as everywhere in theus: committed data cannot change without a
  * commit. A by-reference commit keeps it only if nothing the caller holds can still write the
  * memory, so each kind of value is taken as follows:
- *   - numpy arrays: the .base chain is walked to the owner of the memory. When every link can
+ *   - numpy arrays: the .base chain (through memoryviews, FrozenBuffers and the DummyArray of
+ *     as_strided / sliding_window_view) is walked to the owner of the memory. When every link can
  *     be locked (ndarrays, which get writeable=False) and the chain ends in an array that owns
  *     its memory, in bytes, or in data theus already holds, the array is taken by reference
  *     and the chain is locked, so the caller's later writes raise. Any other owner (bytearray,
@@ -346,6 +347,23 @@ nd_nbytes_of(PyObject *arr)
     return r;
 }
 
+/* is_dummy_array: numpy.lib.stride_tricks' DummyArray, the object numpy.lib.stride_tricks
+   puts at the base of as_strided and sliding_window_view results; its .base is the array
+   whose memory they view. */
+static int
+is_dummy_array(PyTypeObject *tp)
+{
+    if (strcmp(tp->tp_name, "DummyArray") != 0) {
+        return 0;
+    }
+    PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
+    const char *name = mod != NULL && PyUnicode_Check(mod) ? PyUnicode_AsUTF8(mod) : NULL;
+    int ok = name != NULL && strncmp(name, "numpy.lib", 9) == 0;
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    return ok;
+}
+
 /* walk follows the owners of obj's memory (an ndarray's .base, a memoryview's exporter, the
    data behind a FrozenBuffer), appending every ndarray it meets to arrays. It returns 1 when
    the memory cannot be written by anyone once those arrays are locked: the chain ends in an
@@ -373,6 +391,15 @@ walk(PyObject *obj, PyObject *arrays, int depth)
     }
     if (PyBytes_Check(obj) || tp == &theus_HeavyValue_Type) {
         return 1;
+    }
+    if (is_dummy_array(tp)) { /* as_strided, sliding_window_view: numpy's holder of an interface */
+        PyObject *base = PyObject_GetAttrString(obj, "base");
+        if (base == NULL) {
+            return -1;
+        }
+        int r = base == Py_None ? 0 : walk(base, arrays, depth + 1);
+        Py_DECREF(base);
+        return r;
     }
     if (tp == &theus_FrozenBuffer_Type) {
         return walk(((theus_View *)obj)->data, arrays, depth + 1);

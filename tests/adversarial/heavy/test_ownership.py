@@ -390,6 +390,18 @@ def test_huge_broadcast_shape_is_held_without_memory():
     assert ptr(seen) == ptr(base)
 
 
+@pytest.mark.parametrize("make", [
+    lambda x: np.lib.stride_tricks.sliding_window_view(x, 1000),
+    lambda x: np.lib.stride_tricks.as_strided(x, (10**6 - 1000, 1000), (8, 8)),
+], ids=["sliding_window_view", "as_strided"])
+def test_strided_views_spanning_gigabytes_are_taken_by_reference(make):
+    x = np.arange(10**6, dtype=float)
+    windows = make(x)  # about 8 GB if it were copied
+    engine, seen = commit_and_read(windows)
+    assert ptr(seen) == ptr(x) and seen.shape == windows.shape
+    assert x.flags.writeable is False
+
+
 def test_none_is_a_placeholder_and_dicts_are_branches_of_heavy_leaves():
     engine = TheusEngine(context={"heavy": {"frame": None, "set": {"a": np.zeros(2), "b": b"xy"}}})
     assert engine.state.heavy.frame is None
