@@ -116,14 +116,17 @@ theus_heavy_ref(PyObject *value, int mode)
 
 typedef struct {
     PyObject_HEAD
-    PyObject *value; /* an ndarray, or the owner of a buffer */
+    Py_ssize_t nbytes; /* first: capi/py reads it (theus_heavy_head) */
+    PyObject *value;   /* an ndarray, or the owner of a buffer */
     PyObject *keep;  /* a torch tensor whose memory value shares, or NULL */
     PyObject *locked; /* the caller's arrays this commit made read-only (a list), or NULL */
     Py_buffer held;  /* the export held on a buffer owner (not for ndarrays) */
     int holding;
     int is_array;
-    Py_ssize_t nbytes;
 } theus_HeavyValue;
+
+_Static_assert(offsetof(theus_HeavyValue, nbytes) == offsetof(theus_heavy_head, nbytes),
+               "a HeavyValue must begin as theus_heavy_head");
 
 static Py_ssize_t live_values = 0;
 static long long live_bytes = 0;

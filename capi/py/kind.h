@@ -71,6 +71,13 @@ extern void (*theus_heavy_abandon_hook)(PyObject *v);
    anywhere share it). */
 extern PyTypeObject *theus_heavy_value_type;
 
+/* theus_heavy_head is how a HeavyValue (pyproxy/heavy.c) begins: capi/py reads its size from
+   Go, without a call, to keep the books of what a state holds (package heavy). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t nbytes;
+} theus_heavy_head;
+
 /* theus_kind classifies v with the installed classifier. */
 static inline theus_kind_t
 theus_kind(PyObject *v, int flags)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/theus-dev/theus/heavy"
 	"github.com/theus-dev/theus/kernel"
 )
 
@@ -181,6 +182,34 @@ func refusal(t *Object) error {
 	loc, _ := Str(items[0])
 	text, _ := Str(items[1])
 	return &valueError{loc: loc, text: text}
+}
+
+// HeavyHeld counts the heavy values (pyproxy/heavy.c's HeavyValue) among the leaves of n and
+// the bytes they span. It reads the objects' types and sizes only (no call into C).
+func HeavyHeld(n *Node) heavy.Totals {
+	var t heavy.Totals
+	if n == nil {
+		return t
+	}
+	if n.IsLeaf() {
+		if b, ok := HeavyBytes(n.Value()); ok {
+			t = heavy.Totals{Values: 1, Bytes: b}
+		}
+		return t
+	}
+	n.Range(func(_ string, c *Node) bool {
+		t = t.Add(HeavyHeld(c))
+		return true
+	})
+	return t
+}
+
+// HeavyBytes reports whether v is a heavy value and, if so, the bytes it spans.
+func HeavyBytes(v *Object) (int64, bool) {
+	if v == nil || C.theus_heavy_value_type == nil || v.c().ob_type != C.theus_heavy_value_type {
+		return 0, false
+	}
+	return int64((*C.theus_heavy_head)(unsafe.Pointer(v)).nbytes), true
 }
 
 // FreeNode drops the references of a tree that was never committed; heavy leaves give the

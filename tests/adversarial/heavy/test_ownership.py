@@ -508,3 +508,34 @@ def test_torch_tensors():
         assert torch.from_dlpack(seen).data_ptr() == a.data_ptr()
     with pytest.raises(ArgumentError, match=r"^heavy\.b: cannot store this torch tensor"):
         engine.update({"heavy.b": torch.ones(2, dtype=torch.bfloat16)})
+
+
+# --- per-state books (State.stats) ------------------------------------------------------------
+
+
+def test_state_stats_count_what_its_versions_hold():
+    from theus.state import State
+
+    s = State({"heavy": {"a": np.zeros(10)}, "domain": {}})
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (1, 80)
+    s.update({"heavy.a": np.zeros(100)})
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (1, 800)
+    snap = s.snapshot()  # pins the version holding the 800-byte array
+    s.update({"heavy.a": None, "heavy.b": {"x": b"abc", "y": np.ones(3)}})
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (3, 827)
+    snap.release()
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (2, 27)
+    with pytest.raises(ArgumentError):
+        s.update({"heavy.c": np.zeros(5), "heavy.d": 1})
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (2, 27)
+    s.update({"domain.moved": s.snapshot()["heavy.b.y"]})  # domain copies the read view
+    assert s.stats()["heavy_values"] == 2
+
+
+def test_state_stats_with_history_keep_the_versions_kept():
+    from theus.state import State
+
+    s = State({"heavy": {}}, history=2)
+    for i in range(6):
+        s.update({"heavy.x": np.full(1000, float(i))})
+    assert (s.stats()["heavy_values"], s.stats()["heavy_bytes"]) == (3, 3 * 8000)  # head + 2 kept
