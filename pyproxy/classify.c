@@ -639,8 +639,13 @@ PyObject *
 theus_freeze_buffer(PyObject *obj)
 {
     if (Py_IS_TYPE(obj, &theus_HeavyValue_Type)) {
+        PyObject *inner = theus_heavy_inner(obj);
         if (theus_heavy_is_array(obj)) {
-            return freeze_ndarray(theus_heavy_inner(obj), obj);
+            return freeze_ndarray(inner, obj);
+        }
+        if (PyBytes_CheckExact(inner)) { /* immutable: read as itself, as bytes are elsewhere */
+            Py_INCREF(inner);
+            return inner;
         }
         return readonly_memoryview(obj);
     }

@@ -604,8 +604,8 @@ own_array(PyObject *arr, int mode, PyObject **out)
     return *out == NULL ? -1 : 0;
 }
 
-/* copy_buffer returns immutable bytes holding v's memory, as a memoryview cast to v's format
-   and shape when those are more than plain bytes (and a cast can express them). */
+/* copy_buffer returns a read-only memoryview over immutable bytes holding v's memory, cast to
+   v's format and shape when those are more than plain bytes (and a cast can express them). */
 static PyObject *
 copy_buffer(PyObject *v)
 {
@@ -620,9 +620,11 @@ copy_buffer(PyObject *v)
         return NULL;
     }
     int plain = b.ndim == 1 && (b.format == NULL || strcmp(b.format, "B") == 0);
-    if (plain) {
+    if (plain) { /* a memoryview: a copied buffer reads back as one, not as bytes */
         PyBuffer_Release(&b);
-        return raw;
+        PyObject *mv = PyMemoryView_FromObject(raw);
+        Py_DECREF(raw);
+        return mv;
     }
     PyObject *shape = PyTuple_New(b.ndim);
     for (int i = 0; shape != NULL && i < b.ndim; i++) {
@@ -644,7 +646,7 @@ copy_buffer(PyObject *v)
             return NULL;
         }
         PyErr_Clear();
-        return raw;
+        cast = PyMemoryView_FromObject(raw);
     }
     Py_DECREF(raw);
     return cast;
