@@ -12,7 +12,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
 export THEUS_WERROR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-PURE := ./kernel/... ./flux/...
+PURE := ./kernel/... ./flux/... ./heavy/...
 # System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
 DEB := gcc python3-dev python3-venv graphviz
 

@@ -6,13 +6,18 @@ import (
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/heavy"
 	"github.com/theus-dev/theus/kernel"
 	"github.com/theus-dev/theus/pyproxy"
 )
 
 type (
-	state    = kernel.State[*py.Object]
 	snapshot = kernel.Snapshot[*py.Object]
+	// state is a kernel state and the books of the heavy values it holds.
+	state struct {
+		*kernel.State[*py.Object]
+		heavy *heavy.Ledger
+	}
 )
 
 // stateCall is newCall for the entry points whose first argument is a state handle.
@@ -56,14 +61,23 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 		py.FreeNode(root)
 		return fail(argErrorf("the initial context's keys must be str zone names such as \"domain\""))
 	}
+	books := &heavy.Ledger{}
+	release := func(v *py.Object) {
+		if b, ok := py.HeavyBytes(v); ok {
+			books.Drop(heavy.Totals{Values: 1, Bytes: b})
+		}
+		py.ReleaseValue(v)
+	}
+	held := py.HeavyHeld(root)
 	st, err := kernel.New(root, kernel.Options[*py.Object]{
-		Release: py.ReleaseValue, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
+		Release: release, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
 	})
 	if err != nil {
 		py.FreeNode(root)
 		return fail(err)
 	}
-	return result(newHandle(st))
+	books.Hold(held)
+	return result(newHandle(&state{State: st, heavy: books}))
 }
 
 //export go_state_version
@@ -154,6 +168,11 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 	if req.Writes, err = writes(a[2]); err != nil {
 		return fail(err)
 	}
+	var held heavy.Totals // held before the commit: a concurrent release may drop them at once
+	for _, w := range req.Writes {
+		held = held.Add(py.HeavyHeld(w.Node))
+	}
+	st.heavy.Hold(held)
 	var v kernel.Version
 	if len(req.Writes)+len(req.Reads) >= unblockPaths {
 		py.Unblock(func() { v, err = st.Commit(req) })
@@ -161,6 +180,7 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		v, err = st.Commit(req)
 	}
 	if err != nil {
+		st.heavy.Drop(held)
 		for _, w := range req.Writes {
 			py.FreeNode(w.Node)
 		}
@@ -344,7 +364,7 @@ func go_state_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (re
 	if err != nil {
 		return fail(err)
 	}
-	return result(statsDict(st.Stats()))
+	return result(statsDict(st.Stats(), st.heavy.Totals()))
 }
 
 //export go_runtime_stats
@@ -416,8 +436,8 @@ func pathList(o *py.Object) ([]kernel.Path, error) {
 	return out, nil
 }
 
-// statsDict is the Python view of kernel.Stats.
-func statsDict(s kernel.Stats) *py.Object {
+// statsDict is the Python view of kernel.Stats and of the heavy values held.
+func statsDict(s kernel.Stats, h heavy.Totals) *py.Object {
 	d := py.NewDict()
 	for _, kv := range []struct {
 		k string
@@ -426,6 +446,7 @@ func statsDict(s kernel.Stats) *py.Object {
 		{"version", int64(s.Version)}, {"live_snapshots", int64(s.Snapshots)},
 		{"pinned_versions", int64(s.PinnedVersions)}, {"retained_versions", int64(s.RetainedVersions)},
 		{"pending_release", int64(s.Pending)}, {"released", int64(s.Released)}, {"history", int64(s.History)},
+		{"heavy_values", h.Values}, {"heavy_bytes", h.Bytes},
 	} {
 		v := py.NewInt(kv.v)
 		_ = py.SetItemStr(d, kv.k, v)

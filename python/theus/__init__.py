@@ -18,6 +18,7 @@ from .errors import (
     TransactionError,
 )
 from . import _core
+from . import heavy
 from .markers import DELETE
 from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
@@ -31,6 +32,7 @@ from ._version import __version__
 
 __all__ = [
     "DELETE",
+    "heavy",
     "TheusEngine",
     "process",
     "StateUpdate",
