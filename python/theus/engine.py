@@ -300,16 +300,18 @@ class TheusEngine(OwnsHandle):
             relay.thread.start()
 
     def stop_relay(self, timeout: float | None = None) -> None:
-        """Stop the relay after it finished its round and delivered once more what is queued
-        (idempotent). With ``timeout`` (seconds), raise ``TimeoutError`` when a handler is still
-        running by then: the relay then ends as soon as that handler returns, the message it
-        holds stays claimed until then, and :meth:`start_relay` may start a new relay at once."""
+        """Stop the relay after a last round that delivers the messages committed before this
+        call (except those waiting for a retry); idempotent. Messages committed later stay
+        queued for the next drain. With ``timeout`` (seconds), raise ``TimeoutError`` when a
+        handler is still running by then: the relay then ends as soon as that handler returns,
+        the message it holds stays claimed until then, and :meth:`start_relay` may start a new
+        relay at once."""
         _outbox._number(timeout, "stop_relay: timeout", allow_none=True)
         with self._relay_lock:
             relay, self._relay = self._relay, None
         if relay is None:
             return
-        relay.stop.set()
+        relay.request_stop()
         if relay.thread is threading.current_thread():
             return  # a handler stopping its own relay: it ends after this message
         relay.thread.join(timeout)

@@ -451,12 +451,13 @@ class OutboxQueue:
     def detach(self, handler: Any) -> None:
         """Remove every registration of handler."""
         with self._lock:
-            topics = {t: h for t, h in self._topics.items() if h is not handler}
-            found = len(topics) != len(self._topics) or self._fallback is handler
-            if not found:
+            # == rather than is: obj.method makes a new bound method each time, equal to the last
+            topics = {t: h for t, h in self._topics.items() if h != handler}
+            fallback = self._fallback is not None and self._fallback == handler
+            if len(topics) == len(self._topics) and not fallback:
                 raise ArgumentError(f"detach_worker: {handler!r} is not attached")
             self._topics = topics
-            if self._fallback is handler:
+            if fallback:
                 self._fallback = None
 
     def route(self, handler: Any, what: str) -> Route:
@@ -478,14 +479,14 @@ class OutboxQueue:
     # --- delivery -----------------------------------------------------------------------------
 
     def drain(self, route: Route, limit: int | None, max_attempts: int, backoff: float,
-              *, quit: threading.Event | None = None, relay: bool = False) -> int:
+              *, quit: threading.Event | None = None, until: int | None = None, relay: bool = False) -> int:
         """Deliver the messages committed so far, in commit order, each after claiming it;
         returns how many handlers returned. Messages claimed by another drain, waiting for a
         retry, or without a handler are skipped. A handler exception releases the claim with
         one more attempt (dead letter after ``max_attempts``); an exception that is not an
         ``Exception`` (KeyboardInterrupt, SystemExit) is recorded the same way and then
         re-raised, except in the relay (``relay=True``), which keeps going. ``quit`` stops the
-        drain after the message in hand."""
+        drain after the message in hand; ``until`` skips messages committed after that version."""
         state = self._state
         me = f"{threading.current_thread().name}/drain-{next(_drains)}"
         with state.snapshot() as snap:
@@ -494,7 +495,10 @@ class OutboxQueue:
                 return 0
             status = snap.get(DELIVERY) or {}
             base = snap.version
-            todo = [(k, queue[k], status.get(k)) for k in sorted(queue)]
+            keys = sorted(queue)
+            if until is not None:
+                keys = [k for k in keys if int(k[21:]) <= until]
+            todo = [(k, queue[k], status.get(k)) for k in keys]
         delivered = 0
         h = state._h
         for key, rec, st in todo:
@@ -592,21 +596,32 @@ class Relay:
         self._interval = interval
         self._max_attempts = max_attempts
         self._backoff = backoff
-        self.stop = threading.Event()  # finish the round, deliver once more, end
+        self.until = 0  # the last version the final round delivers (set before stop)
+        self.stop = threading.Event()  # end the round, deliver what committed up to until, end
         self.quit = threading.Event()  # end after the message in hand
         self.thread = threading.Thread(target=self._run, name="theus-relay", daemon=True)
 
+    def request_stop(self) -> None:
+        """Stop after a last round over the messages committed until now."""
+        self.until = self._queue._state.version
+        self.stop.set()
+
     def _run(self) -> None:
-        queue = self._queue
-        while not self.quit.is_set():
-            stopping = self.stop.is_set()
-            try:
-                queue.drain(self._route, None, self._max_attempts, self._backoff, quit=self.quit, relay=True)
-            except BaseException as e:  # the delivery itself failed: record it and keep going
-                if queue._state.closed:
-                    return
-                queue.record(HandlerFailure(time.time(), None, 0, e))
-                log.error("outbox relay: delivery round failed: %s", _error_text(e), exc_info=e)
-            if stopping:
+        while not self.stop.is_set():
+            if not self._round(self.stop, None):
                 return
             self.stop.wait(self._interval)
+        if not self.quit.is_set():
+            self._round(self.quit, self.until)
+
+    def _round(self, quit: threading.Event, until: int | None) -> bool:
+        """One drain; False once the engine is closed."""
+        queue = self._queue
+        try:
+            queue.drain(self._route, None, self._max_attempts, self._backoff, quit=quit, until=until, relay=True)
+        except BaseException as e:  # the delivery itself failed: record it and keep going
+            if queue._state.closed:
+                return False
+            queue.record(HandlerFailure(time.time(), None, 0, e))
+            log.error("outbox relay: delivery round failed: %s", _error_text(e), exc_info=e)
+        return True
