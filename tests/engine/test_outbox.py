@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import pathlib
 import pickle
+import re
 import threading
 
 import pytest
@@ -350,3 +352,12 @@ def test_stop_relay_delivers_what_was_committed(engine):
     assert sorted(m.id for m in got) == list(range(1, 11))
     engine.start_relay(got.append, interval=3600)  # and it can start again
     engine.stop_relay()
+
+
+DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "outbox.md"
+
+
+@pytest.mark.parametrize("index", range(len(re.findall(r"```python\n", DOC.read_text()))))
+def test_docs_outbox_examples_run(index):
+    block = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)[index]
+    exec(compile(block, f"docs/outbox.md block {index}", "exec"), {"__name__": f"outbox_doc_{index}"})
