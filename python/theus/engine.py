@@ -23,9 +23,8 @@ from .contracts import ProcessSpec, StateUpdate, spec_of
 from . import outbox as _outbox
 from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQueue, PURE_EXTRAS, Relay, appends,
                      returned_messages)
-from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .state import LATEST, Change, CommitRecord, OwnsHandle, Snapshot, State, commit
+from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
@@ -275,9 +274,9 @@ class TheusEngine(OwnsHandle):
         """
         self._live("process_outbox")
         route = self._outbox.route(handler, "process_outbox")
-        _outbox._int(limit, "process_outbox: limit", minimum=0, allow_none=True)
-        _outbox._int(max_attempts, "process_outbox: max_attempts", minimum=1)
-        _outbox._number(backoff, "process_outbox: backoff")
+        _outbox.int_arg(limit, "process_outbox: limit", minimum=0, allow_none=True)
+        _outbox.int_arg(max_attempts, "process_outbox: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "process_outbox: backoff")
         return self._outbox.drain(route, limit, max_attempts, backoff)
 
     def start_relay(self, handler: Callable[[OutboxMsg], Any] | None = None, *, interval: float = 0.05,
@@ -290,9 +289,9 @@ class TheusEngine(OwnsHandle):
         retried with backoff; nothing is written to stderr. Stop it with :meth:`stop_relay`."""
         self._live("start_relay")
         route = self._outbox.route(handler, "start_relay")
-        _outbox._number(interval, "start_relay: interval", positive=True)
-        _outbox._int(max_attempts, "start_relay: max_attempts", minimum=1)
-        _outbox._number(backoff, "start_relay: backoff")
+        _outbox.seconds_arg(interval, "start_relay: interval", positive=True)
+        _outbox.int_arg(max_attempts, "start_relay: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "start_relay: backoff")
         with self._relay_lock:
             if self._relay is not None and self._relay.thread.is_alive():
                 raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
@@ -306,7 +305,7 @@ class TheusEngine(OwnsHandle):
         handler is still running by then: the relay then ends as soon as that handler returns,
         the message it holds stays claimed until then, and :meth:`start_relay` may start a new
         relay at once."""
-        _outbox._number(timeout, "stop_relay: timeout", allow_none=True)
+        _outbox.seconds_arg(timeout, "stop_relay: timeout", allow_none=True)
         with self._relay_lock:
             relay, self._relay = self._relay, None
         if relay is None:
@@ -478,8 +477,10 @@ def _face(name: str, **parts: str) -> Callable[..., Any]:
 
 def _no_user_outbox(initial: dict[str, Any]) -> None:
     """The outbox zone of a new engine starts empty: it holds only what processes commit."""
-    box = initial.get("outbox")
-    if box is None or (isinstance(box, Mapping) and not box):
+    if "outbox" not in initial:
+        return
+    box = initial["outbox"]
+    if isinstance(box, Mapping) and not box:
         return
     raise ContractViolationError(
         "TheusEngine: the initial context holds data under 'outbox', a zone that belongs to the engine "

@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from .errors import ArgumentError, ContractViolationError, TransactionError
 from .markers import DELETE
@@ -306,7 +306,7 @@ _drains = itertools.count(1)
 Route = Callable[[str], "Callable[[OutboxMsg], Any] | None"]
 
 
-def _number(value: Any, what: str, *, positive: bool = False, allow_none: bool = False) -> Any:
+def seconds_arg(value: Any, what: str, *, positive: bool = False, allow_none: bool = False) -> Any:
     """Check a number of seconds (bools and non-finite values are refused, naming the option)."""
     if value is None and allow_none:
         return None
@@ -317,7 +317,7 @@ def _number(value: Any, what: str, *, positive: bool = False, allow_none: bool =
     return value
 
 
-def _int(value: Any, what: str, *, minimum: int, allow_none: bool = False) -> Any:
+def int_arg(value: Any, what: str, *, minimum: int, allow_none: bool = False) -> Any:
     if value is None and allow_none:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:

@@ -101,7 +101,7 @@ def test_admin_writes_under_the_outbox_are_refused(engine, updates):
     assert _delivered(engine) == [("real", 1)]
 
 
-@pytest.mark.parametrize("box", [{"m1": {"topic": "t", "payload": 1}}, [1], "x", {"queue": {}}])
+@pytest.mark.parametrize("box", [{"m1": {"topic": "t", "payload": 1}}, [1], "x", {"queue": {}}, None, 0])
 def test_user_data_under_the_outbox_is_refused_at_construction(box):
     with pytest.raises(ContractViolationError, match="outbox"):
         TheusEngine({"domain": {}, "outbox": box})
