@@ -2,19 +2,20 @@
 
 Layout of the ``outbox`` zone, which belongs to the engine (processes only append to it):
 
-- ``outbox.queue.<key>``: a :class:`Queued` record per committed message. The commit names
-  ``<key>`` itself, inside its compare-and-swap: the engine's append sequence number (zero-padded
-  to 20 digits) and the committing version, ``"00000000000000000007_3"``. So key order is commit
-  order, appends never conflict with each other, and the message id is the sequence number.
-- ``outbox.delivery.<key>``: a :class:`Delivery` record while a message is claimed by a drain
-  or waits for a retry after a handler failure.
+- ``outbox.queue.<key>``: a :class:`Queued` record per committed message, with its delivery
+  state (claimed by a drain, failed attempts, not before when a retry may start). The commit
+  names ``<key>`` itself, inside its compare-and-swap: the engine's append sequence number
+  (zero-padded to 20 digits) and the committing version, ``"00000000000000000007_3"``. So key
+  order is commit order, appends never conflict with each other, and the message id is the
+  sequence number.
 - ``outbox.dead.<key>``: a :class:`Dead` record for a message whose handler failed
   ``max_attempts`` times.
 
-Delivery claims each message with a compare-and-swap commit of its ``delivery`` record that
-declares exactly that record and the queued message as read: of two drains that saw the message
-unclaimed, exactly one claim commits; the other is rejected and skips it. The handler runs only
-after the claim committed, and the message leaves the queue only after the handler returned.
+Delivery claims each message with a compare-and-swap commit that replaces its record by a
+claimed one and declares exactly that path, as seen in the drain's snapshot: of two drains that
+saw the message unclaimed, exactly one claim commits; the other is rejected (the record changed
+after its snapshot) and skips it. The handler runs only after the claim committed, and the
+message leaves the queue only after the handler returned.
 """
 
 from __future__ import annotations
@@ -28,18 +29,18 @@ import threading
 import time
 from typing import Any, Callable, NamedTuple
 
+from ._core import FrozenDict, FrozenList
 from .errors import ArgumentError, ContractViolationError, TransactionError
 from .markers import DELETE
 from .state import LATEST, State, commit
 
 __all__ = [
-    "OutboxMsg", "Outbox", "OutboxQueue", "DeadLetter", "HandlerFailure", "Queued", "Delivery", "Dead",
+    "OutboxMsg", "Outbox", "OutboxQueue", "DeadLetter", "HandlerFailure", "Queued", "Dead",
     "PURE_EXTRAS", "SEALED", "ZONE", "QUEUE", "returned_messages", "appends",
 ]
 
 ZONE = "outbox"
 QUEUE = "outbox.queue"
-DELIVERY = "outbox.delivery"
 DEAD = "outbox.dead"
 
 log = logging.getLogger("theus.outbox")
@@ -119,22 +120,17 @@ def _restore(topic: str, payload: Any, key: str | None, id: int | None, version:
 # --- state records (what snapshots, history and diffs show under the outbox zone) -------------
 
 class Queued(NamedTuple):
-    """``outbox.queue.<key>``: a committed message waiting for delivery."""
+    """``outbox.queue.<key>``: a committed message waiting for delivery. ``claimed_by`` names
+    the drain delivering it now (None otherwise); ``attempts`` counts its failed handler calls;
+    ``not_before`` (Unix time) is when a retry may start; ``error`` the last failure's text."""
 
     topic: str
     payload: Any
     key: str | None
-
-
-class Delivery(NamedTuple):
-    """``outbox.delivery.<key>``: ``claimed_by`` names the drain delivering the message now
-    (None while it waits for a retry); ``attempts`` counts the failed handler calls so far;
-    ``not_before`` (Unix time) is when a retry may start; ``error`` the last failure's text."""
-
-    claimed_by: str | None
-    attempts: int
-    not_before: float
-    error: str | None
+    claimed_by: str | None = None
+    attempts: int = 0
+    not_before: float = 0.0
+    error: str | None = None
 
 
 class Dead(NamedTuple):
@@ -338,8 +334,13 @@ def _error_text(e: BaseException) -> str:
 
 def _thaw(value: Any) -> Any:
     """Plain, mutable data from a committed payload (views become dicts, lists, ...)."""
-    if value is None or value.__class__ in (int, float, str, bool, bytes):
+    cls = value.__class__
+    if value is None or cls in (int, float, str, bool, bytes):
         return value
+    if cls is FrozenDict:
+        return value.to_dict()
+    if cls is FrozenList:
+        return value.to_list()
     return copy.deepcopy(value)
 
 
@@ -493,77 +494,82 @@ class OutboxQueue:
             queue = snap.get(QUEUE)
             if not queue:
                 return 0
-            status = snap.get(DELIVERY) or {}
             base = snap.version
             keys = sorted(queue)
             if until is not None:
                 keys = [k for k in keys if int(k[21:]) <= until]
-            todo = [(k, queue[k], status.get(k)) for k in keys]
+            todo = [(k, queue[k]) for k in keys]
         delivered = 0
         h = state._h
-        for key, rec, st in todo:
+        for key, rec in todo:
             if (limit is not None and delivered >= limit) or (quit is not None and quit.is_set()):
                 break
             handler = route(rec.topic)
-            if handler is None or (st is not None and (st.claimed_by is not None or st.not_before > time.time())):
+            if handler is None or rec.claimed_by is not None or rec.not_before > time.time():
                 continue
-            claim = self._claim(key, st, base, me)
-            if claim is None:
+            claimed = self._claim(key, rec, base, me)
+            if claimed is None:
                 continue
+            rec, at = claimed
             msg = _committed(rec.topic, _thaw(rec.payload), rec.key, key)
             try:
                 handler(msg)
             except BaseException as e:
-                self._failed(key, rec, msg, claim, e, max_attempts, backoff)
+                self._failed(key, rec, at, msg, e, max_attempts, backoff)
                 if not relay and not isinstance(e, Exception):
                     raise
                 continue
-            commit(h, LATEST, {f"{QUEUE}.{key}": DELETE, f"{DELIVERY}.{key}": DELETE}, None, "outbox: delivered")
+            self._settle({f"{QUEUE}.{key}": DELETE}, at, "outbox: delivered")
             delivered += 1
         return delivered
 
-    def _claim(self, key: str, st: Delivery | None, base: int, me: str) -> Delivery | None:
-        """Claim message key with a compare-and-swap commit whose declared paths are exactly its
-        queue entry and its delivery record, as seen at version base; None when another drain
-        has it, it was delivered, or it waits for a retry."""
+    def _claim(self, key: str, rec: Queued, base: int, me: str) -> tuple[Queued, int] | None:
+        """Claim message key: a compare-and-swap commit replacing its record, seen unclaimed at
+        version base, by one claimed by me, declaring exactly that path. Returns the claimed
+        record and the claim's version, or None when another drain has it, it was delivered,
+        or it waits for a retry."""
         h = self._state._h
-        paths = (f"{QUEUE}.{key}", f"{DELIVERY}.{key}")
+        path = f"{QUEUE}.{key}"
         for _ in range(_CLAIM_ROUNDS):
-            claim = Delivery(me, 0, 0.0, None) if st is None else Delivery(me, st.attempts, 0.0, st.error)
+            claim = rec._replace(claimed_by=me)
             try:
-                commit(h, base, {paths[1]: claim}, paths, "outbox: claim")
-                return claim
+                return claim, commit(h, base, {path: claim}, None, "outbox: claim")
             except TransactionError:
                 pass
-            # something changed since base (or the engine is strict): look again
+            # the record changed since base (or the engine is strict): look again
             with self._state.snapshot() as snap:
-                if snap.get(paths[0]) is None:
-                    return None
-                st = snap.get(paths[1])
-                if st is not None and (st.claimed_by is not None or st.not_before > time.time()):
+                rec = snap.get(path)
+                if rec is None or rec.claimed_by is not None or rec.not_before > time.time():
                     return None
                 base = snap.version
         return None
 
-    def _failed(self, key: str, rec: Queued, msg: OutboxMsg, claim: Delivery, e: BaseException,
+    def _settle(self, writes: dict[str, Any], at: int, author: str) -> None:
+        """Commit a claimer's writes on top of its claim (version at): only the claimer writes
+        a claimed record, so this conflicts only in a strict engine (then: on top of the head)."""
+        try:
+            commit(self._state._h, at, writes, None, author)
+        except TransactionError:
+            commit(self._state._h, LATEST, writes, None, author)
+
+    def _failed(self, key: str, rec: Queued, at: int, msg: OutboxMsg, e: BaseException,
                 max_attempts: int, backoff: float) -> None:
         """Release a claim after the handler raised: retry later, or move to the dead letters."""
-        attempts = claim.attempts + 1
+        attempts = rec.attempts + 1
         text = _error_text(e)
         self.record(HandlerFailure(time.time(), msg, attempts, e))
-        queued, delivery = f"{QUEUE}.{key}", f"{DELIVERY}.{key}"
+        path = f"{QUEUE}.{key}"
         if attempts >= max_attempts:
             log.error("outbox: message %s (%r) failed %d times, moved to %s.%s: %s",
                       msg.id, msg.topic, attempts, DEAD, key, text, exc_info=e)
-            commit(self._state._h, LATEST,
-                   {queued: DELETE, delivery: DELETE, f"{DEAD}.{key}": Dead(rec.topic, rec.payload, rec.key, attempts, text)},
-                   None, "outbox: dead letter")
+            self._settle({path: DELETE, f"{DEAD}.{key}": Dead(rec.topic, rec.payload, rec.key, attempts, text)},
+                         at, "outbox: dead letter")
             return
         delay = min(_MAX_DELAY, backoff * 2 ** (attempts - 1))
         log.warning("outbox: message %s (%r) failed (attempt %d of %d), retried in %.3g s: %s",
                     msg.id, msg.topic, attempts, max_attempts, delay, text, exc_info=e)
-        commit(self._state._h, LATEST, {delivery: Delivery(None, attempts, time.time() + delay, text)},
-               None, "outbox: retry")
+        self._settle({path: rec._replace(claimed_by=None, attempts=attempts, not_before=time.time() + delay,
+                                         error=text)}, at, "outbox: retry")
 
     def record(self, failure: HandlerFailure) -> None:
         """Add a failure to the bounded record."""

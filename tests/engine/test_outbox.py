@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from theus import (ArgumentError, ContractViolationError, OutboxMsg, TheusEngine, process)
-from theus.outbox import Dead, Delivery, Queued
+from theus.outbox import Dead, Queued
 
 
 @pytest.fixture
@@ -211,8 +211,8 @@ def test_handler_failure_keeps_the_message_and_retries_it(engine, caplog):
         assert engine.process_outbox(flaky, backoff=0) == 1  # the failure is recorded, not raised
     assert "down" in caplog.text
     assert engine.outbox.pending == 1 and engine.outbox.failures == 1
-    record = engine.state["outbox.delivery"]["00000000000000000002_1"]
-    assert record == Delivery(None, 1, record.not_before, "ConnectionError: down")
+    record = engine.state["outbox.queue"]["00000000000000000002_1"]
+    assert record == Queued("audit", [1], "k", None, 1, record.not_before, "ConnectionError: down")
     assert isinstance(engine.relay_errors[0], ConnectionError)
     assert engine.process_outbox(flaky, backoff=0) == 1  # the failed one is still there
     assert calls == ["order.placed", "audit", "audit"]
