@@ -314,6 +314,7 @@ def seconds_arg(value: Any, what: str, *, positive: bool = False, allow_none: bo
 
 
 def int_arg(value: Any, what: str, *, minimum: int, allow_none: bool = False) -> Any:
+    """Check an int option (bools are refused, naming the option)."""
     if value is None and allow_none:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
