@@ -334,7 +334,8 @@ def _error_text(e: BaseException) -> str:
 
 
 def _thaw(value: Any) -> Any:
-    """Plain, mutable data from a committed payload (views become dicts, lists, ...)."""
+    """Plain, mutable data from a committed payload (views become dicts, lists, ...); a value
+    that cannot be copied (an object holding a lock, say) is handed over read-only as it is."""
     cls = value.__class__
     if value is None or cls in (int, float, str, bool, bytes):
         return value
@@ -342,7 +343,10 @@ def _thaw(value: Any) -> Any:
         return value.to_dict()
     if cls is FrozenList:
         return value.to_list()
-    return copy.deepcopy(value)
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 class OutboxQueue:
@@ -512,10 +516,13 @@ class OutboxQueue:
             if claimed is None:
                 continue
             rec, at = claimed
-            msg = _committed(rec.topic, _thaw(rec.payload), rec.key, key)
-            try:
+            msg = None
+            try:  # from here on the claim is released or settled, whatever happens
+                msg = _committed(rec.topic, _thaw(rec.payload), rec.key, key)
                 handler(msg)
             except BaseException as e:
+                if msg is None:
+                    msg = _committed(rec.topic, rec.payload, rec.key, key)
                 self._failed(key, rec, at, msg, e, max_attempts, backoff)
                 if not relay and not isinstance(e, Exception):
                     raise

@@ -119,6 +119,28 @@ def test_a_payload_theus_cannot_store_fails_the_commit(engine):
     assert engine.state.version == 0 and engine.outbox.pending == 0
 
 
+def test_payloads_stored_by_reference_are_delivered(engine):
+    """A payload theus stores by reference and cannot copy (a lock inside an object) is
+    delivered read-only as it is, not lost or left claimed."""
+    lock = threading.Lock()
+
+    class Job:
+        def __init__(self):
+            self.lock = lock
+            self.n = 1
+
+    @process(outputs=["domain.orders"])
+    def send(ctx):
+        ctx.outbox.add("job", Job())
+        ctx.outbox.add("raw", lock)
+        return 1
+    engine.execute(send)
+    got = []
+    assert engine.process_outbox(got.append) == 2
+    assert got[0].payload.n == 1 and got[0].payload.lock is lock and got[1].payload is lock
+    assert engine.outbox.pending == 0
+
+
 def test_failed_attempt_sends_nothing(engine):
     @process(outputs=["domain.orders"])
     def fails(ctx):
