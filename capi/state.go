@@ -3,6 +3,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -132,7 +133,11 @@ func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, st, err := stateCall("state_commit", args, n, ints, ok, 6)
+	want := 6
+	if n == 7 { // the optional appends argument
+		want = 7
+	}
+	a, c, st, err := stateCall("state_commit", args, n, ints, ok, want)
 	if err != nil {
 		return fail(err)
 	}
@@ -168,13 +173,24 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 	if req.Writes, err = writes(a[2]); err != nil {
 		return fail(err)
 	}
+	if n == 7 && !py.IsNone(a[6]) {
+		if req.AppendUnder, req.Appends, err = appends(a[6]); err != nil {
+			for _, w := range req.Writes {
+				py.FreeNode(w.Node)
+			}
+			return fail(err)
+		}
+	}
 	var held heavy.Totals // held before the commit: a concurrent release may drop them at once
 	for _, w := range req.Writes {
 		held = held.Add(py.HeavyHeld(w.Node))
 	}
+	for _, nd := range req.Appends {
+		held = held.Add(py.HeavyHeld(nd))
+	}
 	st.heavy.Hold(held)
 	var v kernel.Version
-	if len(req.Writes)+len(req.Reads) >= unblockPaths {
+	if len(req.Writes)+len(req.Reads)+len(req.Appends) >= unblockPaths {
 		py.Unblock(func() { v, err = st.Commit(req) })
 	} else { // releasing and re-taking the GIL would cost more than the commit
 		v, err = st.Commit(req)
@@ -184,9 +200,49 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		for _, w := range req.Writes {
 			py.FreeNode(w.Node)
 		}
+		for _, nd := range req.Appends {
+			py.FreeNode(nd)
+		}
 		return fail(err)
 	}
 	return result(py.NewUint(v))
+}
+
+// appends converts the appends argument (branch path, tuple of values) into the branch and
+// nodes owning private copies, which the commit names itself (kernel.Commit.Appends).
+func appends(arg *py.Object) (kernel.Path, []*py.Node, error) {
+	items := []*py.Object(nil)
+	if py.IsTuple(arg) {
+		items = py.TupleItems(arg)
+	}
+	if len(items) != 2 || !py.IsTuple(items[1]) {
+		return nil, nil, argErrorf("appends: expected None or (branch path, tuple of values), got %s", py.TypeName(arg))
+	}
+	under, err := path(items[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	values := py.TupleItems(items[1])
+	out := make([]*py.Node, 0, len(values))
+	for i, v := range values {
+		name := py.NewStr(fmt.Sprintf("%s (appended value %d)", under, i))
+		if name == nil {
+			err = py.ErrPython
+		} else {
+			var node *py.Node
+			node, err = py.ToNodeAt(v, name)
+			name.DecRef()
+			if err == nil {
+				out = append(out, node)
+				continue
+			}
+		}
+		for _, nd := range out {
+			py.FreeNode(nd)
+		}
+		return nil, nil, err
+	}
+	return under, out, nil
 }
 
 // unblockPaths is the write-set size from which a commit releases the GIL while Go works: a

@@ -122,6 +122,7 @@ def state_commit(
     reads: tuple[str, ...] | Handle | None,
     author: str | None,
     strict: bool,
+    appends: tuple[str, tuple[Any, ...]] | None = None,
     /,
 ) -> int: ...
 def state_snapshot(state: Handle, /) -> tuple[Handle, int]: ...
