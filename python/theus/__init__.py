@@ -20,6 +20,7 @@ from .errors import (
     TransactionError,
 )
 from . import _core
+from . import heavy
 from .markers import DELETE
 from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
@@ -38,6 +39,7 @@ _logging.getLogger("theus").addHandler(_logging.NullHandler())
 
 __all__ = [
     "DELETE",
+    "heavy",
     "TheusEngine",
     "process",
     "StateUpdate",

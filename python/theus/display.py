@@ -160,8 +160,8 @@ def _marks(run: "RunResult | None") -> dict[tuple[int, int], str]:
         else:
             continue
         pos = (e.line, e.col)
-        if rank[mark] >= rank.get(marks.get(pos, "ok"), 0):
-            marks[pos] = mark
+        if e.kind == "wait" or rank[mark] >= rank.get(marks.get(pos, "ok"), 0):
+            marks[pos] = mark  # a wait shows its last state: waiting, or resumed (ok)
     return marks
 
 

@@ -9,7 +9,6 @@ import importlib.util
 import inspect
 import linecache
 import logging
-import math
 import os
 import queue
 import random
@@ -27,10 +26,11 @@ from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
 from .events import Emitter, Event
 from .retry import RetryPolicy
-from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
-from .markers import DELETE
+from . import outbox as _outbox
+from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQueue, PURE_EXTRAS, Relay, appends,
+                     returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .state import LATEST, Change, CommitRecord, OwnsHandle, Snapshot, State, commit
+from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
@@ -100,14 +100,16 @@ class TheusEngine(OwnsHandle):
         _count(retries, "TheusEngine: retries")
         _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
+        _no_user_outbox(initial)
         self._state = State(initial, strict=strict_cas, history=history)
         self._strict = strict_cas
         self._retries = retries
         self._processes: dict[str, ProcessSpec] = {}
         self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
         self._runs = threading.local()  # last_run, per thread
-        self.relay_errors: list[BaseException] = []
-        self._relay: tuple[threading.Thread, threading.Event] | None = None
+        self._outbox = OutboxQueue(self._state)
+        self._relay: Relay | None = None
+        self._relay_lock = threading.Lock()
         self._zones = set(_DEFAULT_ZONES) | {k for k in initial if isinstance(k, str)}
 
     def _live(self, what: str) -> None:
@@ -259,61 +261,93 @@ class TheusEngine(OwnsHandle):
 
     # --- outbox -----------------------------------------------------------------------
 
-    def process_outbox(self, handler: Callable[[OutboxMsg], Any]) -> int:
-        """Deliver committed outbox messages to ``handler`` in commit order, removing each
-        from the state only after ``handler`` returned. Returns how many were delivered; a
-        handler exception stops delivery and leaves that message (and later ones) queued."""
-        if not callable(handler):
-            raise ArgumentError(f"process_outbox: handler must be callable, got {type(handler).__name__}")
-        delivered = 0
-        with self._state.snapshot() as snap:
-            queued = snap.get("outbox")
-            keys = sorted(k for k in queued if k.startswith("m")) if queued is not None else []
-            msgs = [(k, queued[k]) for k in keys]
-        h = self._state._h
-        for key, raw in msgs:
-            handler(OutboxMsg(raw["topic"], _thaw(raw["payload"])))
-            commit(h, LATEST, {f"outbox.{key}": DELETE}, None, "outbox")
-            delivered += 1
-        return delivered
+    @property
+    def outbox(self) -> OutboxQueue:
+        """The committed outbox: ``pending`` (count), ``dead`` (dead letters), ``requeue(id)``,
+        ``errors`` (the last 100 handler failures) and ``failures`` (their count)."""
+        return self._outbox
 
-    def start_relay(self, handler: Callable[[OutboxMsg], Any], *, interval: float = 0.05) -> None:
-        """Deliver outbox messages from a background thread every ``interval`` seconds (see
-        :meth:`process_outbox`); a failing handler is retried on the next round."""
+    @property
+    def relay_errors(self) -> tuple[BaseException, ...]:
+        """The exceptions of the last 100 failed handler calls (and failed delivery rounds),
+        oldest first; a read-only view of :attr:`outbox`'s bounded ``errors`` record."""
+        return tuple(f.error for f in self._outbox.errors)
+
+    def attach_worker(self, handler: Callable[[OutboxMsg], Any], topics: Any = None) -> Callable[[OutboxMsg], Any]:
+        """Register ``handler`` to receive the committed messages of ``topics`` (a str or a list
+        of str; None: every topic no other worker takes) when :meth:`process_outbox` or the
+        relay runs without a handler of its own. Each topic has at most one worker, so each
+        message goes to one handler. Returns ``handler``."""
+        self._live("attach_worker")
+        return self._outbox.attach(handler, topics)
+
+    def detach_worker(self, handler: Callable[[OutboxMsg], Any]) -> None:
+        """Remove every registration of ``handler`` (see :meth:`attach_worker`)."""
+        self._outbox.detach(handler)
+
+    def process_outbox(self, handler: Callable[[OutboxMsg], Any] | None = None, *, limit: int | None = None,
+                       max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF) -> int:
+        """Deliver the committed outbox messages now, in commit order, and return how many
+        handler calls returned.
+
+        Each message goes to ``handler``, or without one to the worker attached for its topic
+        (messages no worker takes stay queued). A message is claimed by a compare-and-swap
+        commit before its handler runs, so any number of concurrent drains (threads, a relay, a
+        handler that drains again) deliver it once; it is removed only after its handler
+        returned. A handler exception is logged (logger ``theus.outbox``) and recorded in
+        ``engine.outbox.errors``; the message stays queued and is retried after ``backoff``
+        seconds (doubling per attempt) by a later drain, and after ``max_attempts`` failed
+        calls it moves to ``engine.outbox.dead``. KeyboardInterrupt and SystemExit from a
+        handler are recorded the same way and then re-raised. ``limit`` caps the deliveries.
+        """
+        self._live("process_outbox")
+        route = self._outbox.route(handler, "process_outbox")
+        _outbox.int_arg(limit, "process_outbox: limit", minimum=0, allow_none=True)
+        _outbox.int_arg(max_attempts, "process_outbox: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "process_outbox: backoff")
+        return self._outbox.drain(route, limit, max_attempts, backoff)
+
+    def start_relay(self, handler: Callable[[OutboxMsg], Any] | None = None, *, interval: float = 0.05,
+                    max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF) -> None:
+        """Deliver outbox messages from a background thread every ``interval`` seconds, as
+        :meth:`process_outbox` does (to ``handler``, or to the attached workers).
+
+        The relay survives every exception a handler raises (BaseException included): each is
+        logged on ``theus.outbox``, kept in the bounded ``engine.outbox.errors`` record and
+        retried with backoff; nothing is written to stderr. Stop it with :meth:`stop_relay`."""
         self._live("start_relay")
-        if not callable(handler):
-            raise ArgumentError(f"start_relay: handler must be callable, got {type(handler).__name__}")
-        if (not isinstance(interval, (int, float)) or isinstance(interval, bool)
-                or not math.isfinite(interval) or interval <= 0):
-            raise ArgumentError(f"start_relay: interval: expected a positive number of seconds, got {interval!r}")
-        if self._relay is not None:
-            raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
-        stop = threading.Event()
+        route = self._outbox.route(handler, "start_relay")
+        _outbox.seconds_arg(interval, "start_relay: interval", positive=True)
+        _outbox.int_arg(max_attempts, "start_relay: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "start_relay: backoff")
+        with self._relay_lock:
+            if self._relay is not None and self._relay.thread.is_alive():
+                raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
+            self._relay = relay = Relay(self._outbox, route, interval, max_attempts, backoff)
+            relay.thread.start()
 
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    self.process_outbox(handler)
-                except Exception as e:  # keep the message queued; report and retry later
-                    self.relay_errors.append(e)
-                stop.wait(interval)
-            if not self._state.closed:
-                try:
-                    self.process_outbox(handler)
-                except Exception as e:
-                    self.relay_errors.append(e)
-
-        t = threading.Thread(target=loop, name="theus-relay", daemon=True)
-        self._relay = (t, stop)
-        t.start()
-
-    def stop_relay(self) -> None:
-        """Stop the relay after a last delivery round (idempotent)."""
-        relay, self._relay = self._relay, None
-        if relay is not None:
-            relay[1].set()
-            if relay[0] is not threading.current_thread():
-                relay[0].join()
+    def stop_relay(self, timeout: float | None = None) -> None:
+        """Stop the relay after a last round that delivers the messages committed before this
+        call (except those waiting for a retry); idempotent. Messages committed later stay
+        queued for the next drain. With ``timeout`` (seconds), raise ``TimeoutError`` when a
+        handler is still running by then: the relay then ends as soon as that handler returns,
+        the message it holds stays claimed until then, and :meth:`start_relay` may start a new
+        relay at once."""
+        _outbox.seconds_arg(timeout, "stop_relay: timeout", allow_none=True)
+        with self._relay_lock:
+            relay, self._relay = self._relay, None
+        if relay is None:
+            return
+        relay.request_stop()
+        if relay.thread is threading.current_thread():
+            return  # a handler stopping its own relay: it ends after this message
+        relay.thread.join(timeout)
+        if relay.thread.is_alive():
+            relay.quit.set()
+            raise TimeoutError(
+                f"stop_relay: the relay is still running a handler after {timeout} s; it ends when that "
+                "handler returns (its message stays claimed until then)"
+            )
 
     # --- workflows --------------------------------------------------------------------
 
@@ -525,11 +559,15 @@ class TheusEngine(OwnsHandle):
         return self._state.snapshot()
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
-        """Commit ``updates`` if nothing they touch changed after ``expected_version``."""
+        """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths
+        under ``outbox`` are refused (the engine owns that zone)."""
+        _no_outbox_writes(updates, "compare_and_swap")
         return self._state.compare_and_swap(expected_version, updates)
 
     def update(self, updates: Mapping[str, Any]) -> int:
-        """Commit ``updates`` unconditionally (administrative write); returns the new version."""
+        """Commit ``updates`` unconditionally (administrative write); returns the new version.
+        Paths under ``outbox`` are refused (the engine owns that zone)."""
+        _no_outbox_writes(updates, "update")
         return self._state.update(updates)
 
     def history(self) -> list[CommitRecord]:
@@ -564,9 +602,11 @@ class TheusEngine(OwnsHandle):
 # cost a generator per call on the hot path; this costs nothing.
 #
 # One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
-# map its return value onto the outputs, add the attempt's outbox messages (then seal the
-# buffer), and commit through the one commit path (state.commit). The commit conflict-checks
-# the paths it writes and the declared inputs (`spec.reads`), not outputs it leaves alone.
+# map its return value onto the outputs, take the attempt's outbox messages (the buffer is
+# sealed when the process returns or raises; a process with the output "outbox" may also return
+# a list of OutboxMsg), and commit through the one commit path (state.commit) with the messages
+# as appends, which the commit names and never conflict. The commit conflict-checks the paths
+# it writes and the declared inputs (`spec.reads`), not outputs it leaves alone.
 # A conflict re-runs the attempt after a jittered backoff, up to the process's retries; an
 # exception from the function re-runs it only under its RetryPolicy (`retry=`).
 _ATTEMPT_LOOP = """
@@ -580,6 +620,7 @@ _ATTEMPT_LOOP = """
     single = spec.single
     effect = spec.effect
     retry = spec.retry
+    sends = spec.sends
     attempt = failures = 0
     while True:
         if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
@@ -587,13 +628,12 @@ _ATTEMPT_LOOP = """
             version, ctx = state_begin(h, plan, {{"outbox": box}})
         else:
             version, ctx = state_begin(h, plan, PURE_EXTRAS)
+        msgs = None
         try:
             result = fn(ctx, **kwargs)
             if result.__class__ not in _DATA and isawaitable(result):
                 result = {wait}
         except Exception as e:
-            if effect:
-                box._msgs = SEALED  # the failed attempt's messages vanish; a late add raises
             if retry is None or failures + 1 >= retry.max_attempts or not retry.should_retry(e):
                 raise
             failures += 1
@@ -601,20 +641,24 @@ _ATTEMPT_LOOP = """
             _retried(obs, spec, e, failures, pause)
             {sleep}(pause)
             continue
+        finally:
+            if effect:
+                msgs = box._msgs
+                box._msgs = SEALED  # a late add (a kept ctx, a raised attempt) raises, never lost
         ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
             updates = {{single: result}}
         else:
             updates = spec.map_outputs(result)
-        if effect:
-            msgs = box._msgs
-            box._msgs = SEALED  # a late add raises instead of being lost
-            if msgs:
-                updates = {{**(updates or {{}}), **message_writes(msgs, next_stamp())}}
-        if not updates:
+        if sends and updates:
+            msgs = returned_messages(spec.name, updates, msgs)
+        if not updates and not msgs:
             return result
         try:
-            v = commit(h, version, updates, reads, None)
+            if msgs:
+                v = commit(h, version, updates or {{}}, reads, None, appends(msgs))
+            else:
+                v = commit(h, version, updates, reads, None)
             if obs is not None or _commit_log(10):
                 _committed(obs, spec, v, updates)
             return result
@@ -676,6 +720,33 @@ def _face(name: str, **parts: str) -> Callable[..., Any]:
     return namespace[name]
 
 
+def _no_user_outbox(initial: dict[str, Any]) -> None:
+    """The outbox zone of a new engine starts empty: it holds only what processes commit."""
+    if "outbox" not in initial:
+        return
+    box = initial["outbox"]
+    if isinstance(box, Mapping) and not box:
+        return
+    raise ContractViolationError(
+        "TheusEngine: the initial context holds data under 'outbox', a zone that belongs to the engine "
+        "(it holds committed messages only); move that data to another zone such as 'domain', and send "
+        "messages from processes with ctx.outbox.add(...)"
+    )
+
+
+def _no_outbox_writes(updates: Any, what: str) -> None:
+    """Refuse a direct write under the outbox zone (processes append; drains deliver)."""
+    if not isinstance(updates, Mapping):
+        return  # the core names the problem
+    for path in updates:
+        if isinstance(path, str) and (path == "outbox" or path.startswith("outbox.")):
+            raise ContractViolationError(
+                f"{what}: {path!r} is inside the outbox zone, which belongs to the engine; send messages "
+                "from a process (ctx.outbox.add or outputs=['outbox']) and manage the queue with "
+                "engine.process_outbox() and engine.outbox"
+            )
+
+
 def _gave_up(spec: ProcessSpec, e: TransactionError, attempts: int, retries: int) -> TransactionError:
     """The TransactionError once a process's retries are used up: says how many attempts ran."""
     last = str(e).removesuffix("; re-read and retry")  # the engine did re-read and retry
@@ -723,15 +794,6 @@ def _fan(handle: Any, n: int, concurrency: int) -> None:
     with ThreadPoolExecutor(max_workers=min(concurrency, n), thread_name_prefix="theus-map") as pool:
         for done in [pool.submit(_core.flux_fan_item, handle, i) for i in range(n)]:
             done.result()
-
-
-def _thaw(value: Any) -> Any:
-    """Plain, mutable data from a committed value (views become dicts and lists)."""
-    for method in ("to_dict", "to_list"):
-        fn = getattr(type(value), method, None)
-        if fn is not None:
-            return fn(value)
-    return value
 
 
 isawaitable = inspect.isawaitable

@@ -124,15 +124,14 @@ class Emitter:
 
 
 def _tracer() -> Any:
-    """theus's OpenTelemetry tracer when opentelemetry-api is installed and the application
-    set a tracer provider (the default no-op provider costs the runs nothing), else None."""
-    otel = sys.modules.get("opentelemetry.trace")
-    if otel is None:
-        try:
-            import opentelemetry.trace as otel
-        except ImportError:
-            return None
-    provider = otel.get_tracer_provider()
+    """theus's OpenTelemetry tracer when the application imported opentelemetry and set a
+    tracer provider (theus never imports it itself; the default no-op provider costs the runs
+    nothing), else None."""
+    otel = sys.modules.get("opentelemetry.trace")  # an application that set a provider imported it
+    get_provider = getattr(otel, "get_tracer_provider", None)  # None while another thread imports it
+    if get_provider is None:
+        return None
+    provider = get_provider()
     if isinstance(provider, (otel.ProxyTracerProvider, otel.NoOpTracerProvider)):
         return None
     from ._version import __version__

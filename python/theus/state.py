@@ -352,20 +352,24 @@ LATEST: Any = object()
 """``expected`` for :func:`commit`: write unconditionally, on top of the newest version."""
 
 
-def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None) -> int:
+def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None, appends: Any = None) -> int:
     """The one commit path of theus: every write (a process's return, compare_and_swap,
     update, an outbox delivery) goes through here to the core's compare-and-swap. ``expected``
     is the version the writer started from, or :data:`LATEST` to commit unconditionally, on top
     of whatever concurrent writers committed meanwhile; ``reads`` is a tuple of paths, a
-    process's plan or None; ``author`` None names the plan's process (or nobody)."""
+    process's plan or None; ``author`` None names the plan's process (or nobody). ``appends``
+    is None or ``(branch path, tuple of values)``: values added under keys the commit names
+    inside its compare-and-swap (the outbox queue), never conflict-checked."""
     if type(updates) is dict and expected is not LATEST:  # the hot case first
-        return state_commit(handle, expected, updates, reads, author, False)
+        if appends is None:
+            return state_commit(handle, expected, updates, reads, author, False)
+        return state_commit(handle, expected, updates, reads, author, False, appends)
     updates = _updates(updates)
     if expected is not LATEST:
-        return state_commit(handle, expected, updates, reads, author, False)
+        return state_commit(handle, expected, updates, reads, author, False, appends)
     for _ in range(_UPDATE_ROUNDS):
         try:
-            return state_commit(handle, _core.state_version(handle), updates, reads, author, False)
+            return state_commit(handle, _core.state_version(handle), updates, reads, author, False, appends)
         except TransactionError:
             continue  # a concurrent writer touched the same paths: apply on top of it
     raise TransactionError(f"update: still conflicting after {_UPDATE_ROUNDS} attempts (heavy contention)")

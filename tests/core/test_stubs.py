@@ -51,4 +51,4 @@ def test_handle_methods_have_text_signatures():
 
 def test_state_commit_signature_names_its_arguments():
     params = list(inspect.signature(_core.state_commit).parameters)
-    assert params == ["state", "expected_version", "updates", "reads", "author", "strict"]
+    assert params == ["state", "expected_version", "updates", "reads", "author", "strict", "appends"]
