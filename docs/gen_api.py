@@ -46,6 +46,8 @@ def _members(cls: type) -> list[str]:
 
 
 def _entry(qual: str, obj: object) -> list[str]:
+    if inspect.ismodule(obj):
+        return [f"### module `{qual}`", "", _doc(obj).split("\n\n")[0], ""]
     if inspect.isclass(obj):
         lines = [f"### class `{qual}{_sig(obj)}`", "", _doc(obj), ""]
         members = _members(obj)

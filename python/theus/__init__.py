@@ -7,8 +7,6 @@ compare-and-swap.
 
 from __future__ import annotations
 
-import logging as _logging
-
 from .errors import (
     ArgumentError,
     ContextError,
@@ -34,8 +32,7 @@ from .events import Event
 from ._version import __version__
 
 # theus logs commits, conflicts, retries, steps and deliveries under the "theus" logger; it is
-# silent until the application configures logging.
-_logging.getLogger("theus").addHandler(_logging.NullHandler())
+# silent until the application configures logging (see theus._log).
 
 __all__ = [
     "DELETE",

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
-import random
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
@@ -51,7 +48,16 @@ def check_path(path: object, what: str) -> str:
     return path
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER: Any = None  # the compiled {name} pattern, made with the first keyed contract
+
+
+def _placeholder_re() -> Any:
+    global _PLACEHOLDER
+    if _PLACEHOLDER is None:
+        import re
+
+        _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+    return _PLACEHOLDER
 
 
 def placeholders(path: str, what: str) -> tuple[str, ...]:
@@ -64,7 +70,7 @@ def placeholders(path: str, what: str) -> tuple[str, ...]:
     for i, seg in enumerate(path.split(".")):
         if "{" not in seg and "}" not in seg:
             continue
-        m = _PLACEHOLDER.fullmatch(seg)
+        m = _placeholder_re().fullmatch(seg)
         if m is None:
             raise ContractViolationError(
                 f"{what}: {path!r}: segment {seg!r} is not a placeholder; a placeholder is a whole "
@@ -216,7 +222,7 @@ class ProcessSpec:
             sub = dict(zip(self.keys, values))
 
             def fill(path: str) -> str:
-                return _PLACEHOLDER.sub(lambda m: sub[m.group(1)], path)
+                return _placeholder_re().sub(lambda m: sub[m.group(1)], path)
 
             bound = ProcessSpec(self.name, self.fn, tuple(map(fill, self.inputs)),
                                 tuple(map(fill, self.outputs)), self.semantic, self.errors,
@@ -474,6 +480,8 @@ def process(
     """
     if unknown:
         key = next(iter(unknown))
+        import difflib
+
         close = difflib.get_close_matches(key, _OPTIONS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; the options are {', '.join(_OPTIONS)}"
         raise ArgumentError(f"@process: unknown argument {key!r}{hint}")

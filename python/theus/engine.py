@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import difflib
-import importlib.util
 import inspect
 import linecache
-import logging
 import os
-import queue
-import random
 import sys
 import threading
 import time
 import types
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from . import _core
-from ._core import state_begin
+from ._core import state_begin, state_snapshot
 from .contracts import ProcessSpec, StateUpdate, spec_of
 from .events import Emitter, Event
 from .retry import RetryPolicy
@@ -32,6 +24,13 @@ from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQue
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
+from ._lazy import lazy_module
+from ._log import get_logger
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")  # imported when an async process or run first needs it
 
 __all__ = ["TheusEngine"]
 
@@ -107,6 +106,7 @@ class TheusEngine(OwnsHandle):
         self._processes: dict[str, ProcessSpec] = {}
         self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
         self._runs = threading.local()  # last_run, per thread
+        _watch_logging()
         self._outbox = OutboxQueue(self._state)
         self._relay: Relay | None = None
         self._relay_lock = threading.Lock()
@@ -121,6 +121,7 @@ class TheusEngine(OwnsHandle):
     def register(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Register a @process function (re-registering a name replaces it). Returns fn."""
         self._live("register")
+        _watch_logging()
         spec = spec_of(fn)
         if not isinstance(spec, ProcessSpec):
             raise ContractViolationError(
@@ -186,6 +187,8 @@ class TheusEngine(OwnsHandle):
         processes. Import errors are raised, not printed."""
         if not isinstance(path, (str, os.PathLike)):
             raise ArgumentError(f"scan_and_register: path: expected a str or a path, got {type(path).__name__}")
+        from pathlib import Path
+
         root = Path(path)
         if not root.exists():
             raise ArgumentError(f"scan_and_register: {str(root)!r} does not exist")
@@ -193,6 +196,8 @@ class TheusEngine(OwnsHandle):
         names: list[str] = []
         for file in files:
             mod_name = f"theus_scanned_{abs(hash(str(file.resolve())))}_{file.stem}"
+            import importlib.util
+
             spec = importlib.util.spec_from_file_location(mod_name, file)
             if spec is None or spec.loader is None:
                 raise ArgumentError(f"scan_and_register: cannot import {str(file)!r}")
@@ -217,6 +222,8 @@ class TheusEngine(OwnsHandle):
         if isinstance(fn_or_name, str):
             spec = self._processes.get(fn_or_name)
             if spec is None:
+                import difflib
+
                 close = difflib.get_close_matches(fn_or_name, list(self._processes), n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise ContractViolationError(f"no process named {fn_or_name!r} is registered{hint}")
@@ -384,7 +391,8 @@ class TheusEngine(OwnsHandle):
         if not isinstance(progress, bool):
             raise ArgumentError(f"execute_workflow: progress: expected True or False, got {progress!r}")
         self._live("execute_workflow")
-        wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
+        _watch_logging()
+        wf = workflow if isinstance(workflow, Workflow) else Workflow.of(workflow)
         wf.validate(self)
         bound = wf.bind_args(args)
         try:
@@ -400,6 +408,8 @@ class TheusEngine(OwnsHandle):
         ``run_failed``, after which the run's exception is raised. Leaving the loop early
         does not stop the run: it finishes in its thread."""
         wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
+        import queue
+
         events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         outcome: list[Any] = []
 
@@ -556,7 +566,9 @@ class TheusEngine(OwnsHandle):
     @property
     def state(self) -> Snapshot:
         """A read-only snapshot of the newest version."""
-        return self._state.snapshot()
+        state = self._state
+        h, v = state_snapshot(state._h)  # State.snapshot() without a call between
+        return Snapshot(h, v, state)
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths
@@ -672,7 +684,7 @@ _ATTEMPT_LOOP = """
 """
 
 
-_log = logging.getLogger("theus.engine")
+_log = get_logger("theus.engine")
 _interactive: weakref.WeakSet[TheusEngine] = weakref.WeakSet()  # engines with processes from __main__
 
 
@@ -682,7 +694,19 @@ def redefined(spec: ProcessSpec) -> None:
     for engine in list(_interactive):
         if not engine._state.closed:
             engine._redefined(spec)
-_commit_log = _log.isEnabledFor  # one check per commit (about 60 ns) keeps logging silent and cheap
+_NOT_LOGGING: Callable[[int], Any] = {}.get  # falsy for every level
+_commit_log = _NOT_LOGGING  # until logging is imported (see _watch_logging)
+
+
+def _watch_logging() -> None:
+    """Point the per-commit check at theus.engine's own isEnabledFor once the application has
+    imported logging (checked when an engine is made, a process registered or a workflow run,
+    so a commit pays one C-level call and nothing while logging is not in use)."""
+    global _commit_log
+    if _commit_log is _NOT_LOGGING and "logging" in sys.modules:
+        real = _log._get()
+        if real is not None:
+            _commit_log = real.isEnabledFor
 
 
 def _committed(obs: Callable[..., Any] | None, spec: ProcessSpec, version: int, updates: Mapping[str, Any]) -> None:
@@ -791,6 +815,8 @@ def _run_awaitable(spec: ProcessSpec, result: Any) -> Any:
 def _fan(handle: Any, n: int, concurrency: int) -> None:
     """Run the n items of a Flux map step on up to ``concurrency`` threads (the stepper calls
     this; each item's body runs in the core through flux_fan_item, which keeps its error)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(concurrency, n), thread_name_prefix="theus-map") as pool:
         for done in [pool.submit(_core.flux_fan_item, handle, i) for i in range(n)]:
             done.result()
@@ -804,5 +830,7 @@ _attempts_async = _face("_attempts_async", kind="async ", wait="await result", s
 
 def _delay(attempt: int) -> float:
     """Jittered exponential backoff: up to 0.1 ms, 0.2 ms, 0.4 ms, ... capped at 20 ms."""
+    import random  # conflicts only: not paid by an import of theus
+
     return random.uniform(0, min(0.02, 0.0001 * (2 ** (attempt - 1))))
 

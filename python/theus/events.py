@@ -27,16 +27,16 @@ run_failed      error, run
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from typing import Any, Callable, NamedTuple
 
+from ._log import DEBUG, get_logger
 from .errors import TheusError
 
 __all__ = ["Event"]
 
-_flux_log = logging.getLogger("theus.flux")
+_flux_log = get_logger("theus.flux")
 
 
 class Event(NamedTuple):
@@ -61,7 +61,7 @@ class Emitter:
     def __init__(self, callback: Callable[[Event], Any] | None, progress: bool, title: str,
                  tracer: Any = None) -> None:
         self.callback = callback
-        self.log = _flux_log.isEnabledFor(logging.DEBUG)
+        self.log = _flux_log.isEnabledFor(DEBUG)
         self.bar = _progress_bar(title) if progress else None
         self.spans = _Spans(tracer, title) if tracer is not None else None
 
@@ -73,7 +73,7 @@ class Emitter:
         if callback is not None and not callable(callback):
             raise TheusError(f"on_event: expected a callable taking an Event, got {type(callback).__name__}")
         tracer = _tracer()
-        if callback is None and not progress and tracer is None and not _flux_log.isEnabledFor(logging.DEBUG):
+        if callback is None and not progress and tracer is None and not _flux_log.isEnabledFor(DEBUG):
             return None
         return cls(callback, progress, title, tracer)
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 import collections
 import copy
 import itertools
-import logging
 import math
 import threading
 import time
 from typing import Any, Callable, NamedTuple
 
 from ._core import FrozenDict, FrozenList
+from ._log import get_logger
 from .errors import ArgumentError, ContractViolationError, TransactionError
 from .markers import DELETE
 from .state import LATEST, State, commit
@@ -43,8 +43,7 @@ ZONE = "outbox"
 QUEUE = "outbox.queue"
 DEAD = "outbox.dead"
 
-log = logging.getLogger("theus.outbox")
-log.addHandler(logging.NullHandler())  # a library logs; the application decides where to
+log = get_logger("theus.outbox")  # a library logs; the application decides where to
 
 _UNSET: Any = object()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import random
 
 from .errors import ArgumentError, ContextError, ContractViolationError, TransactionError
 
@@ -108,7 +110,9 @@ class RetryPolicy:
         base = min(self.max_delay, grown)
         if not self.jitter or base == 0:
             return base
-        return (rng or random).uniform(base / 2, base)
+        if rng is None:
+            import random as rng  # a retry only: not paid by an import of theus
+        return rng.uniform(base / 2, base)
 
 
 def _builtin_exception(name: str) -> type[BaseException] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from . import _core
@@ -92,6 +93,9 @@ def _updates(updates: Any) -> Any:
     return updates
 
 
+_ZONE_SLOTS = ("domain", "heavy", "outbox", "global_")
+
+
 class Snapshot(OwnsHandle):
     """An immutable view of one version of a :class:`State`.
 
@@ -105,13 +109,16 @@ class Snapshot(OwnsHandle):
     snapshot itself (it is immutable) or take plain data with :meth:`to_dict`.
     """
 
-    __slots__ = ("_h", "_version", "_zones", "__weakref__")
+    # The default zones have slots: once read, `snap.domain` is a plain slot read (no
+    # __getattr__, no AttributeError made and discarded); other zones are cached in _zones.
+    __slots__ = ("_h", "_version", "_zones", "_owner", "__weakref__", *_ZONE_SLOTS)
     _copy_fix = "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data"
 
-    def __init__(self, handle: Any, version: int) -> None:
-        object.__setattr__(self, "_h", handle)
-        object.__setattr__(self, "_version", version)
-        object.__setattr__(self, "_zones", {})
+    def __init__(self, handle: Any, version: int, owner: Any = None) -> None:
+        _set_h(self, handle)
+        _set_version(self, version)
+        _set_zones(self, None)
+        _set_owner(self, owner)  # the State: its close() drops the zone views cached here
 
     def _closed(self) -> ArgumentError:
         """The error of a released snapshot, or of one whose state was closed (worded by the
@@ -135,15 +142,22 @@ class Snapshot(OwnsHandle):
         zone = _zone(name)
         if self._h.closed:
             raise self._closed()
-        try:
-            return self._zones[zone]
-        except KeyError:
-            pass
+        zones = self._zones
+        if zones is not None and zone in zones:
+            return zones[zone]
         try:
             value = _core.snapshot_get(self._h, zone)
         except PathError:
             raise AttributeError(f"no zone named {zone!r} in version {self._version}") from None
-        self._zones[zone] = value
+        if name in _ZONE_SLOTS:
+            object.__setattr__(self, name, value)
+            owner = self._owner
+            if owner is not None:
+                owner._caching.add(self)
+        else:
+            if zones is None:
+                _set_zones(self, zones := {})
+            zones[zone] = value
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -186,7 +200,16 @@ class Snapshot(OwnsHandle):
         """Unpin this version now (idempotent); values only it kept alive are freed, zone views
         it cached included. Reads raise :class:`ArgumentError` afterwards."""
         self._h.close()
-        self._zones.clear()
+        self._drop_zones()
+
+    def _drop_zones(self) -> None:
+        """Forget the cached zone views (a released snapshot, or its state closed)."""
+        for name in _ZONE_SLOTS:
+            try:
+                object.__delattr__(self, name)
+            except AttributeError:  # never read
+                pass
+        _set_zones(self, None)
 
     def __enter__(self) -> "Snapshot":
         return self
@@ -202,6 +225,12 @@ class Snapshot(OwnsHandle):
         from .display import html
 
         return html(self)
+
+
+_set_h = Snapshot._h.__set__  # type: ignore[attr-defined]
+_set_version = Snapshot._version.__set__  # type: ignore[attr-defined]
+_set_zones = Snapshot._zones.__set__  # type: ignore[attr-defined]
+_set_owner = Snapshot._owner.__set__  # type: ignore[attr-defined]
 
 
 class State(OwnsHandle):
@@ -221,7 +250,7 @@ class State(OwnsHandle):
     :class:`ArgumentError`.
     """
 
-    __slots__ = ("_h", "__weakref__")
+    __slots__ = ("_h", "_caching", "__weakref__")
     _copy_fix = "build a new State from state.snapshot().to_dict() instead"
 
     def __init__(
@@ -245,6 +274,8 @@ class State(OwnsHandle):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ArgumentError(f"State: {name}: expected an int >= 0, got {value!r}")
         self._h = _core.state_new(context, strict, history, history_size)
+        # the live snapshots that cached a zone view (close() makes them forget it)
+        self._caching: weakref.WeakSet[Snapshot] = weakref.WeakSet()
 
     @property
     def version(self) -> int:
@@ -301,14 +332,14 @@ class State(OwnsHandle):
     def snapshot(self) -> Snapshot:
         """A :class:`Snapshot` of the newest version."""
         h, v = _core.state_snapshot(self._h)
-        return Snapshot(h, v)
+        return Snapshot(h, v, self)
 
     def at(self, version: int) -> Snapshot:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
         the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
         otherwise."""
         h, v = _core.state_at(self._h, version)  # a version not kept: the error names history=
-        return Snapshot(h, v)
+        return Snapshot(h, v, self)
 
     def history(self) -> list[CommitRecord]:
         """The last commits (at most ``history_size``), oldest first."""
@@ -327,6 +358,8 @@ class State(OwnsHandle):
         """Release every value this state holds (idempotent). Every method raises
         :class:`ArgumentError` afterwards; snapshots taken before read as closed too."""
         self._h.close()
+        for snap in list(self._caching):
+            snap._drop_zones()
 
     def __enter__(self) -> "State":
         return self

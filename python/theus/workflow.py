@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import threading
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
 
@@ -176,21 +175,28 @@ class RunResult:
 def _source(path_or_yaml: str | os.PathLike[str]) -> tuple[str, str]:
     """(text, file name): a path names a file; text with a newline or a colon is YAML."""
     if isinstance(path_or_yaml, os.PathLike):
-        p = Path(path_or_yaml)
-        if not p.is_file():
-            raise ArgumentError(f"workflow: no such file {str(p)!r}")
-        return p.read_text(encoding="utf-8"), str(p)
+        p = os.fspath(path_or_yaml)
+        if not os.path.isfile(p):
+            raise ArgumentError(f"workflow: no such file {p!r}")
+        return _read(p), p
     if not isinstance(path_or_yaml, str):
         raise ArgumentError(f"workflow: expected a path or YAML text, got {type(path_or_yaml).__name__}")
     text = path_or_yaml
     if "\n" not in text and ":" not in text:
-        p = Path(text)
-        if not p.is_file():
+        if not os.path.isfile(text):
             raise ArgumentError(f"workflow: no such file {text!r} (pass YAML text or a path to a .yaml file)")
-        return p.read_text(encoding="utf-8"), str(p)
-    if "\n" not in text and text.endswith((".yaml", ".yml")) and Path(text).is_file():
-        return Path(text).read_text(encoding="utf-8"), text
+        return _read(text), text
+    if "\n" not in text and text.endswith((".yaml", ".yml")) and os.path.isfile(text):
+        return _read(text), text
     return text, "<string>"
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+_PARSED: dict[str, "Workflow"] = {}  # YAML text -> its parsed Workflow (Workflow.of)
 
 
 class Workflow:
@@ -203,13 +209,14 @@ class Workflow:
     and run there by an engine of that process."""
 
     __slots__ = ("_h", "name", "description", "process_names", "file", "source", "_zones", "_args", "_last",
-                 "_step_options", "_waits")
+                 "_step_options", "_waits", "_valid")
 
     def __init__(self, path_or_yaml: str | os.PathLike[str]) -> None:
         text, file = _source(path_or_yaml)
         self._parse(text, file)
 
     def _parse(self, text: str, file: str) -> None:
+        self._valid: Any = None  # the engines it passed validate() on (a WeakSet, made on the first)
         (self._h, self.name, self.description, self.process_names, zones, decls,
          self._step_options, self._waits) = _core.flux_parse(text, file)
         self._zones = frozenset(zones)  # the zones its conditions read
@@ -281,12 +288,34 @@ class Workflow:
         engine has."""
         if not hasattr(engine, "_processes"):
             raise ArgumentError(f"engine: expected a TheusEngine, got {type(engine).__name__}")
+        valid = self._valid
+        if valid is not None and engine in valid:
+            return  # an engine only ever gains processes and zones: once valid, always valid
         zones = None  # checked in the core only when a zone is not known here
         if not self._zones <= engine._zones:
             with engine._state.snapshot() as snap:  # a zone added since by update()
                 engine._zones.update(snap.zones())
             zones = tuple(engine._zones)
-        _core.flux_check(self._h, tuple(engine.processes), zones)
+        _core.flux_check(self._h, tuple(engine._processes), zones)
+        if valid is None:
+            import weakref
+
+            self._valid = valid = weakref.WeakSet()
+        valid.add(engine)
+
+    @classmethod
+    def of(cls, source: str | os.PathLike[str]) -> "Workflow":
+        """The workflow of a path or YAML text; YAML text given again is parsed once (the last
+        128 texts are kept: a Workflow is immutable, so runs can share it)."""
+        if isinstance(source, str) and ("\n" in source or (":" in source and not source.endswith((".yaml", ".yml")))):
+            wf = _PARSED.get(source)
+            if wf is None:
+                wf = cls(source)
+                if len(_PARSED) >= 128:
+                    _PARSED.pop(next(iter(_PARSED)))
+                _PARSED[source] = wf
+            return wf
+        return cls(source)
 
     def run(self, engine: "TheusEngine", args: Mapping[str, Any] | None = None, *, budget: int = 0) -> RunResult:
         """Run on ``engine``: the same as ``engine.execute_workflow(self, args, budget=budget)``."""
