@@ -24,6 +24,7 @@ from .state import Change, CommitRecord, Snapshot, State
 from .contracts import StateUpdate, process
 from .retry import RetryPolicy
 from .engine import TheusEngine
+from .schema import Context
 from .outbox import OutboxMsg
 from .workflow import REQUIRED, RunResult, TraceEntry, Workflow
 
@@ -32,6 +33,7 @@ from ._version import __version__
 __all__ = [
     "DELETE",
     "TheusEngine",
+    "Context",
     "process",
     "StateUpdate",
     "RetryPolicy",

@@ -26,6 +26,7 @@ from .retry import RetryPolicy
 from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
 from .markers import DELETE
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
+from .schema import Schema
 from .state import LATEST, Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
@@ -77,7 +78,9 @@ class TheusEngine(OwnsHandle):
     zones). ``strict_cas=True`` rejects a commit when any other commit happened after the
     process started (default: only when a path it declared changed). ``retries``: how many
     times a rejected attempt is re-run on a fresh snapshot. ``history=N`` keeps the last N
-    versions whole for :meth:`at` and :meth:`diff`.
+    versions whole for :meth:`at` and :meth:`diff`. ``schema={"domain": Order, ...}`` declares
+    zones by pydantic models or dataclasses: the initial context and every commit's writes
+    under them are validated and stored coerced (see :mod:`theus.schema`).
 
     An engine owns its state in this process: ``copy``, ``deepcopy`` and ``pickle`` raise
     ``TypeError``. To use theus in a worker process, create the engine there (pass it the
@@ -90,12 +93,16 @@ class TheusEngine(OwnsHandle):
         "and register the processes there)"
     )
 
-    def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0) -> None:
+    def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0,
+                 schema: Mapping[str, type] | None = None) -> None:
         if not isinstance(strict_cas, bool):
             raise ArgumentError(f"TheusEngine: strict_cas: expected True or False, got {strict_cas!r}")
         _count(retries, "TheusEngine: retries")
         _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
+        self._schema = None if schema is None else Schema(schema)
+        if self._schema is not None:
+            initial = self._schema.initial(initial)
         self._state = State(initial, strict=strict_cas, history=history)
         self._strict = strict_cas
         self._retries = retries
@@ -458,10 +465,14 @@ class TheusEngine(OwnsHandle):
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` if nothing they touch changed after ``expected_version``."""
+        if self._schema is not None:
+            updates = self._schema.check(updates, "compare_and_swap")
         return self._state.compare_and_swap(expected_version, updates)
 
     def update(self, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` unconditionally (administrative write); returns the new version."""
+        if self._schema is not None:
+            updates = self._schema.check(updates, "update")
         return self._state.update(updates)
 
     def history(self) -> list[CommitRecord]:
@@ -512,6 +523,7 @@ _ATTEMPT_LOOP = """
     single = spec.single
     effect = spec.effect
     retry = spec.retry
+    schema = self._schema
     attempt = failures = 0
     while True:
         if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
@@ -543,6 +555,8 @@ _ATTEMPT_LOOP = """
                 updates = {{**(updates or {{}}), **message_writes(msgs, next_stamp())}}
         if not updates:
             return result
+        if schema is not None:  # a bad value raises here: nothing committed, no retry used
+            updates = schema.check(updates, spec.name)
         try:
             commit(h, version, updates, reads, None)
             return result
