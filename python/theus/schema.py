@@ -12,7 +12,9 @@ against ``Order`` and, from then on, every path a commit writes below ``domain``
   name, ``dict[K, V]`` (any mapping type) by key to ``V``, through ``Optional``/``Annotated``;
   below ``Any`` or a union of several types nothing further is checked;
 - a field the model does not declare is refused, unless the model allows extra fields
-  (``model_config = ConfigDict(extra="allow")``), whose values are stored as given;
+  (``model_config = ConfigDict(extra="allow")``), whose values are stored as given; when a
+  model inside a validated value sets ``extra`` itself, the models' own settings apply
+  (``extra="ignore"`` drops unknown fields), otherwise unknown fields are refused at every depth;
 - ``theus.DELETE`` may remove a ``dict`` entry or an extra field, never a declared field.
 
 What is stored is the validated value as plain data: coerced (``"3"`` becomes ``3`` for an
@@ -125,9 +127,11 @@ class _Node:
                 self._leaf = False
         self._expanded = True
 
-    def adapter(self) -> Any:
+    def adapter(self) -> tuple[Any, str | None]:
+        """The TypeAdapter of this type, and the ``extra`` override its validation uses:
+        ``"forbid"`` unless some model inside sets ``extra`` itself (then that applies)."""
         if self._adapter is None:
-            self._adapter = _pydantic().TypeAdapter(self.tp)
+            self._adapter = (_pydantic().TypeAdapter(self.tp), None if _sets_extra(self.tp, set()) else "forbid")
         return self._adapter
 
     def child(self, seg: str, path: str) -> tuple[_Node | None, bool]:
@@ -156,9 +160,9 @@ class _Node:
         """The value validated (coerced) and dumped as plain data, or a violation."""
         if self.tp is Any:
             return value
-        adapter = self.adapter()
+        adapter, extra = self.adapter()
         try:
-            checked = adapter.validate_python(value)
+            checked = adapter.validate_python(value, extra=extra)
         except _pydantic().ValidationError as e:
             raise _violation(path, f"{self.label}: {_messages(e)}") from None
         if checked.__class__ in _PLAIN:
@@ -183,6 +187,25 @@ def _navigable(tp: Any) -> Any:
             tp = rest[0]
             continue
         return tp
+
+
+def _sets_extra(tp: Any, seen: set[int]) -> bool:
+    """Whether a model reachable from tp sets ``extra`` in its config."""
+    if id(tp) in seen:
+        return False
+    seen.add(id(tp))
+    pydantic = _pydantic()
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        if tp.model_config.get("extra") is not None:
+            return True
+        return any(_sets_extra(f.annotation, seen) for f in tp.model_fields.values())
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        try:
+            hints = typing.get_type_hints(tp)
+        except Exception:  # unresolvable forward references: the adapter will report them
+            return False
+        return any(_sets_extra(h, seen) for h in hints.values())
+    return any(_sets_extra(a, seen) for a in typing.get_args(tp) if not isinstance(a, (str, int, float)))
 
 
 def _messages(e: Any) -> str:
@@ -239,7 +262,9 @@ class Schema:
             try:
                 out[zone] = node.validate(value, zone)
             except ContractViolationError as e:
-                raise ContractViolationError(f"TheusEngine: context: {e}") from None
+                err = ContractViolationError(f"TheusEngine: context: {e}")
+                err.path = zone  # type: ignore[attr-defined]
+                raise err from None
         return out
 
     def check(self, updates: Any, where: str) -> Any:
@@ -260,7 +285,9 @@ class Schema:
             try:
                 new = self._check(zones[zone], zone, path, value)
             except ContractViolationError as e:
-                raise ContractViolationError(f"{where}: {e}") from None
+                err = ContractViolationError(f"{where}: {e}")
+                err.path = path  # type: ignore[attr-defined]
+                raise err from None
             if new is not value:
                 if out is None:
                     out = dict(updates)

@@ -137,7 +137,8 @@ def make_ctx(fn: Callable[..., Any], state: Mapping[str, Any] | None = None, /, 
 
 def assert_run(run: RunResult, *, steps: Iterable[str] | None = None, status: str | None = None,
                error: type[BaseException] | None = None, waiting_for: str | None = None) -> RunResult:
-    """Assert on a workflow run: ``steps`` (the process steps executed, in order), ``status``
+    """Assert on a workflow run: ``steps`` (the step names ``run.steps`` holds, in order; a
+    failed run's include the failing step), ``status``
     (``"completed"``, ``"failed"``, ``"waiting"``), ``error`` (the class the run's error is
     an instance of) and ``waiting_for``. Raises one ``AssertionError`` listing every mismatch
     with expected and actual values; returns ``run`` for further checks."""
