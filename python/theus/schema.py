@@ -87,7 +87,7 @@ class _Node:
     """One declared type on the way down a path: how to validate a value of it, and how to
     find the type of a child segment."""
 
-    __slots__ = ("tp", "label", "_adapter", "_fields", "_extra", "_item", "_leaf", "_expanded")
+    __slots__ = ("tp", "label", "_adapter", "_fields", "_extra", "_item", "_leaf", "_expanded", "_exact")
 
     def __init__(self, tp: Any, label: str) -> None:
         self.tp = tp
@@ -98,6 +98,8 @@ class _Node:
         self._extra = False  # a model that allows undeclared fields
         self._item: _Node | None = None  # a mapping: the type of its values
         self._leaf = True  # nothing below can be addressed by a path
+        # a plain int/str/float/bool field: a value of exactly that type is valid as it is
+        self._exact = tp if tp in (int, str, float, bool) else None
 
     def _expand(self) -> None:
         target = _navigable(self.tp)
@@ -158,7 +160,7 @@ class _Node:
 
     def validate(self, value: Any, path: str) -> Any:
         """The value validated (coerced) and dumped as plain data, or a violation."""
-        if self.tp is Any:
+        if value.__class__ is self._exact or self.tp is Any:
             return value
         adapter, extra = self.adapter()
         try:
