@@ -30,6 +30,7 @@ Schema keys are zone names only (``"domain"``, ``"global"``, your own zones; nev
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -163,13 +164,23 @@ class _Node:
         if value.__class__ is self._exact or self.tp is Any:
             return value
         adapter, extra = self.adapter()
-        try:
-            checked = adapter.validate_python(value, extra=extra)
-        except _pydantic().ValidationError as e:
-            raise _violation(path, f"{self.label}: {_messages(e)}") from None
-        if checked.__class__ in _PLAIN:
-            return checked
-        return adapter.dump_python(checked)
+        pydantic = _pydantic()
+        for attempt in (0, 1):
+            try:
+                checked = adapter.validate_python(value, extra=extra)
+            except pydantic.ValidationError as e:
+                raise _violation(path, f"{self.label}: {_messages(e)}") from None
+            if checked.__class__ in _PLAIN:
+                return checked
+            try:
+                return adapter.dump_python(checked, warnings="error")
+            except (TypeError, ValueError) as e:  # PydanticSerializationError is a ValueError
+                # a read-only view read from state passed through as a model instance
+                # (pydantic does not revalidate instances): validate a plain copy instead
+                if attempt:
+                    raise _violation(path, f"{self.label}: cannot be stored as plain data ({e})") from None
+                value = copy.deepcopy(value)
+        raise AssertionError("unreachable")
 
 
 def _navigable(tp: Any) -> Any:
@@ -274,7 +285,7 @@ class Schema:
         (the same dict when nothing changed); raises :class:`ContractViolationError` naming
         ``where``, the path and the field error. Anything that is not a dict of str paths is
         left for the commit to refuse."""
-        if not isinstance(updates, Mapping):
+        if type(updates) is not dict and not isinstance(updates, Mapping):
             return updates
         zones = self._zones
         out = None
@@ -284,6 +295,9 @@ class Schema:
             zone = path.partition(".")[0]
             if zone not in zones:
                 continue
+            found = self._paths.get(path)
+            if found is not None and found[0] is not None and value.__class__ is found[0]._exact:
+                continue  # the hot case: a plain value of exactly its field's type
             try:
                 new = self._check(zones[zone], zone, path, value)
             except ContractViolationError as e:

@@ -394,3 +394,25 @@ def test_transaction_errors_are_unaffected() -> None:
     e.update({"domain.qty": 2})
     with pytest.raises(TransactionError):
         e.compare_and_swap(0, {"domain.qty": 3})
+
+
+def test_a_model_value_read_from_another_engine_is_stored_as_plain_data() -> None:
+    source = TheusEngine({"domain": {"a": Address(city="Lima")}})
+    view = source.state.domain.a  # a FrozenObject: pydantic takes it as an Address instance
+    e = engine()
+    e.update({"domain.address": view})
+    e.update({"domain.lines.z": Line(sku="Z", qty=1)})
+    assert e.state.domain.address.to_dict() == {"city": "Lima", "zip": "00000"}
+    e.update({"domain": {"address": view, "lines": {}}})
+    assert e.state.domain.address.city == "Lima" and e.state.domain.lines.to_dict() == {}
+
+
+def test_an_explicit_extra_ignore_drops_unknown_fields() -> None:
+    class Quiet(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        n: int = 0
+
+    e = TheusEngine({"domain": {"n": 1, "dropped": 2}}, schema={"domain": Quiet})
+    assert e.state.domain.to_dict() == {"n": 1}
+    with pytest.raises(ContractViolationError, match="no field 'dropped'"):
+        e.update({"domain.dropped": 1})  # a path write names a field the model does not have
