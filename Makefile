@@ -12,7 +12,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
 export THEUS_WERROR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-PURE := ./kernel/... ./flux/...
+PURE := ./kernel/... ./flux/... ./heavy/...
 # System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
 DEB := gcc python3-dev python3-venv graphviz
 
@@ -75,8 +75,9 @@ bench: build ## benchmarks, each beside its baseline
 	go test -run '^$$' -bench . -benchmem $(PURE)
 	$(VPY) benchmarks/run.py
 
-demo: build ## run the demo on the embedded default state
+demo: build ## run the demo on the embedded default state, then the order agent example
 	$(VPY) -m theus.demo
+	$(VPY) examples/order_agent.py
 
 # The release route, with build isolation (build requirements from PyPI): the sdist, the wheel
 # built from that sdist, repaired and tagged manylinux by auditwheel; then tests/packaging

@@ -5,6 +5,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -28,6 +29,44 @@ type host struct {
 	runArgs *py.Object                       // the run's arguments, a dict by name (owned by map item hosts)
 	ownArgs bool
 	caught  *py.Object // owned: the error an except block handles, or nil
+	watch   *py.Object // borrowed: observer(kind, step, line, col, outcome, start, duration, before, after), or nil
+}
+
+// Started implements flux.Observer: a process step is about to run.
+func (h *host) Started(s *flux.ProcessStep) {
+	if h.watch != nil {
+		p := s.Pos()
+		h.observe(py.NewTuple(py.NewStr("started"), py.NewStr(s.Name), py.NewInt(int64(p.Line)), py.NewInt(int64(p.Col)),
+			py.NewStr(""), py.NewFloat(float64(time.Now().UnixNano())/1e9), py.NewFloat(0), py.NewUint(h.st.Version()),
+			py.NewUint(h.st.Version())))
+	}
+}
+
+// Recorded implements flux.Observer: a trace entry was made.
+func (h *host) Recorded(e flux.TraceEntry) {
+	if h.watch != nil {
+		h.observe(py.NewTuple(py.NewStr(e.Kind), py.NewStr(e.Step), py.NewInt(int64(e.Pos.Line)), py.NewInt(int64(e.Pos.Col)),
+			py.NewStr(e.Outcome), py.NewFloat(float64(e.Start.UnixNano())/1e9), py.NewFloat(e.Duration.Seconds()),
+			py.NewUint(e.VersionBefore), py.NewUint(e.VersionAfter)))
+	}
+}
+
+// observe calls the observer with args (owned). The observer's own exceptions do not stop
+// the run: they are reported through sys.unraisablehook, as exceptions in callbacks are.
+func (h *host) observe(args *py.Object) {
+	if args == nil {
+		py.WriteUnraisable(h.watch)
+		return
+	}
+	defer args.DecRef()
+	saved := py.FetchError() // an exception of the step may be pending: keep it
+	defer py.RestoreError(saved)
+	r, err := py.Call(h.watch, args, nil)
+	if err != nil {
+		py.WriteUnraisable(h.watch)
+		return
+	}
+	r.DecRef()
 }
 
 // arg is the run argument name (borrowed), or nil when the run has none of that name.
@@ -53,7 +92,7 @@ func (h *host) child(name string, item any) (*host, error) {
 		return nil, err
 	}
 	c := &host{st: h.st, runner: h.runner, fan: h.fan, args: map[*flux.ProcessStep]*py.Object{}, retries: h.retries,
-		runArgs: d, ownArgs: true}
+		runArgs: d, ownArgs: true, watch: h.watch}
 	if h.caught != nil {
 		c.caught = h.caught.IncRef()
 	}
@@ -395,6 +434,78 @@ func go_flux_parse(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res
 		py.NewStrTuple(wf.Zones()), py.NewList(decls), py.Bool(wf.StepOptions()), py.NewStrTuple(wf.Waits())))
 }
 
+// outline is a step list as Python data for pictures and views: one tuple per step,
+// (kind, label, line, col, blocks, extra), blocks a tuple of (name, steps) pairs in drawing
+// order and extra a dict of the step's other settings.
+func outline(steps []flux.Step) *py.Object {
+	items := make([]*py.Object, 0, len(steps))
+	for _, s := range steps {
+		label, extra := "", py.NewDict()
+		var blocks []*py.Object
+		block := func(name string, body []flux.Step) {
+			blocks = append(blocks, py.NewTuple(py.NewStr(name), outline(body)))
+		}
+		set := func(k string, v *py.Object) {
+			_ = py.SetItemStr(extra, k, v)
+			v.DecRef()
+		}
+		switch s := s.(type) {
+		case *flux.ProcessStep:
+			label = s.Name
+			if s.Retry != nil {
+				set("retry", py.Bool(true))
+			}
+			if len(s.With) > 0 {
+				names := make([]string, len(s.With))
+				for i, kv := range s.With {
+					names[i] = kv.Key
+				}
+				set("with", py.NewStrTuple(names))
+			}
+		case *flux.IfStep:
+			label = s.Condition.Source
+			block("then", s.Then)
+			block("else", s.Else)
+		case *flux.WhileStep:
+			label = s.Condition.Source
+			block("do", s.Do)
+			set("max_iterations", py.NewInt(int64(s.MaxIterations)))
+		case *flux.RunStep:
+			block("steps", s.Steps)
+		case *flux.TryStep:
+			block("do", s.Do)
+			block("except", s.Except)
+			set("errors", py.NewStrTuple(s.Errors))
+		case *flux.MapStep:
+			label = s.Over.Source
+			block("do", s.Do)
+			set("as", py.NewStr(s.As))
+			set("concurrency", py.NewInt(int64(s.Concurrency)))
+		case *flux.WaitStep:
+			label = s.For
+		}
+		p := s.Pos()
+		items = append(items, py.NewTuple(py.NewStr(s.Kind()), py.NewStr(label), py.NewInt(int64(p.Line)),
+			py.NewInt(int64(p.Col)), py.NewTuple(blocks...), extra))
+	}
+	return py.NewTuple(items...)
+}
+
+//export go_flux_outline
+func go_flux_outline(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+	defer py.Recover(&res)
+	py.Enter()
+	_, c, err := newCall("flux_outline", args, n, ints, ok, 1)
+	if err != nil {
+		return fail(err)
+	}
+	wf, err := handle[*flux.Workflow](c, 0)
+	if err != nil {
+		return fail(err)
+	}
+	return result(outline(wf.Steps))
+}
+
 //export go_flux_check
 func go_flux_check(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
@@ -449,7 +560,7 @@ func strTuple(what string, o *py.Object) ([]string, error) {
 func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, err := newCall("flux_run", args, n, ints, ok, 8)
+	a, c, err := newCall("flux_run", args, n, ints, ok, 9)
 	if err != nil {
 		return fail(err)
 	}
@@ -489,6 +600,12 @@ func go_flux_run(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res u
 		}
 	}
 	h := &host{st: st, runner: a[2], args: map[*flux.ProcessStep]*py.Object{}, runArgs: a[5]}
+	if !py.IsNone(a[8]) {
+		if !py.IsCallable(a[8]) {
+			return fail(argErrorf("flux_run: the observer must be callable or None, got %s", py.TypeName(a[8])))
+		}
+		h.watch = a[8]
+	}
 	if !py.IsNone(a[7]) { // a rich run
 		if !py.IsCallable(a[7]) {
 			return fail(argErrorf("flux_run: the fan helper must be callable or None, got %s", py.TypeName(a[7])))

@@ -84,6 +84,8 @@ ENTRY(flux_check)
 ENTRY(flux_run)
 ENTRY(flux_trace)
 ENTRY(flux_fan_item)
+ENTRY(flux_outline)
+ENTRY(yaml_load)
 
 #define M(name, doc) {#name, (PyCFunction)(void (*)(void))m_##name, METH_FASTCALL, doc}
 
@@ -97,8 +99,8 @@ static PyMethodDef core_methods[] = {
     M(state_get, SIG(state_get, "state, path", "The read-only value at path in the newest version.")),
     M(state_begin, SIG(state_begin, "state, plan, extras", "(version, context) of a process start over the plan's paths.")),
     M(plan_new, SIG(plan_new, "paths, name", "The Handle of a process's parsed paths and name.")),
-    M(state_commit, SIG(state_commit, "state, expected_version, updates, reads, author, strict",
-                        "Commit updates (reads: a tuple of paths, a plan or None; author None: the plan's name); returns the new version.")),
+    M(state_commit, SIG(state_commit, "state, expected_version, updates, reads, author, strict, appends=None",
+                        "Commit updates (reads: a tuple of paths, a plan or None; author None: the plan's name; appends: None or (branch path, tuple of values) added under keys the commit names); returns the new version.")),
     M(state_snapshot, SIG(state_snapshot, "state", "(snapshot Handle, version) pinning the newest version.")),
     M(state_at, SIG(state_at, "state, version", "(snapshot Handle, version) of a retained version.")),
     M(state_history, SIG(state_history, "state", "List of (version, author, paths, unix_time).")),
@@ -108,9 +110,11 @@ static PyMethodDef core_methods[] = {
     M(runtime_stats, "runtime_stats($module, /)\n--\n\nDict of process-wide counters."),
     M(flux_parse, SIG(flux_parse, "source, file", "(workflow Handle, name, description, process names, zones its conditions read, declared args [(name, has default, default)], whether steps take options (retry, except), wait names).")),
     M(flux_check, SIG(flux_check, "workflow, names, zones", "FluxError unless every process name is known and, when zones is a tuple, every zone a condition reads is one of them.")),
-    M(flux_run, SIG(flux_run, "workflow, state, runner, budget, sink, args, paused, fan", "None, or (paused Handle, awaited name) for a run parked at a wait; sink gets the trace Handle; args: the run's arguments; paused: a parked run to resume, or None; fan: the map helper of a rich run (runner(name, args, retry, error, **with)), or None (runner(name, **with)).")),
+    M(flux_run, SIG(flux_run, "workflow, state, runner, budget, sink, args, paused, fan, observer", "observer(kind, step, line, col, outcome, start, duration, before, after) sees each step as it happens, or None; returns None, or (paused Handle, awaited name) for a run parked at a wait; sink gets the trace Handle; args: the run's arguments; paused: a parked run to resume, or None; fan: the map helper of a rich run (runner(name, args, retry, error, **with)), or None (runner(name, **with)).")),
     M(flux_trace, SIG(flux_trace, "trace", "(executed names, entries, dropped) of a finished run.")),
     M(flux_fan_item, SIG(flux_fan_item, "fan, item", "Run one item of a map step (called by the fan helper from its threads).")),
+    M(flux_outline, SIG(flux_outline, "workflow", "The steps as nested (kind, label, line, col, blocks, extra) tuples.")),
+    M(yaml_load, SIG(yaml_load, "text, file", "One YAML document as plain data (str-keyed dicts, lists, scalars).")),
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
      "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},
     {NULL, NULL, 0, NULL},

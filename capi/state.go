@@ -3,16 +3,22 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
+	"github.com/theus-dev/theus/heavy"
 	"github.com/theus-dev/theus/kernel"
 	"github.com/theus-dev/theus/pyproxy"
 )
 
 type (
-	state    = kernel.State[*py.Object]
 	snapshot = kernel.Snapshot[*py.Object]
+	// state is a kernel state and the books of the heavy values it holds.
+	state struct {
+		*kernel.State[*py.Object]
+		heavy *heavy.Ledger
+	}
 )
 
 // stateCall is newCall for the entry points whose first argument is a state handle.
@@ -56,14 +62,23 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 		py.FreeNode(root)
 		return fail(argErrorf("the initial context's keys must be str zone names such as \"domain\""))
 	}
+	books := &heavy.Ledger{}
+	release := func(v *py.Object) {
+		if b, ok := py.HeavyBytes(v); ok {
+			books.Drop(heavy.Totals{Values: 1, Bytes: b})
+		}
+		py.ReleaseValue(v)
+	}
+	held := py.HeavyHeld(root)
 	st, err := kernel.New(root, kernel.Options[*py.Object]{
-		Release: py.ReleaseValue, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
+		Release: release, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
 	})
 	if err != nil {
 		py.FreeNode(root)
 		return fail(err)
 	}
-	return result(newHandle(st))
+	books.Hold(held)
+	return result(newHandle(&state{State: st, heavy: books}))
 }
 
 //export go_state_version
@@ -118,7 +133,11 @@ func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, st, err := stateCall("state_commit", args, n, ints, ok, 6)
+	want := 6
+	if n == 7 { // the optional appends argument
+		want = 7
+	}
+	a, c, st, err := stateCall("state_commit", args, n, ints, ok, want)
 	if err != nil {
 		return fail(err)
 	}
@@ -154,19 +173,76 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 	if req.Writes, err = writes(a[2]); err != nil {
 		return fail(err)
 	}
+	if n == 7 && !py.IsNone(a[6]) {
+		if req.AppendUnder, req.Appends, err = appends(a[6]); err != nil {
+			for _, w := range req.Writes {
+				py.FreeNode(w.Node)
+			}
+			return fail(err)
+		}
+	}
+	var held heavy.Totals // held before the commit: a concurrent release may drop them at once
+	for _, w := range req.Writes {
+		held = held.Add(py.HeavyHeld(w.Node))
+	}
+	for _, nd := range req.Appends {
+		held = held.Add(py.HeavyHeld(nd))
+	}
+	st.heavy.Hold(held)
 	var v kernel.Version
-	if len(req.Writes)+len(req.Reads) >= unblockPaths {
+	if len(req.Writes)+len(req.Reads)+len(req.Appends) >= unblockPaths {
 		py.Unblock(func() { v, err = st.Commit(req) })
 	} else { // releasing and re-taking the GIL would cost more than the commit
 		v, err = st.Commit(req)
 	}
 	if err != nil {
+		st.heavy.Drop(held)
 		for _, w := range req.Writes {
 			py.FreeNode(w.Node)
+		}
+		for _, nd := range req.Appends {
+			py.FreeNode(nd)
 		}
 		return fail(err)
 	}
 	return result(py.NewUint(v))
+}
+
+// appends converts the appends argument (branch path, tuple of values) into the branch and
+// nodes owning private copies, which the commit names itself (kernel.Commit.Appends).
+func appends(arg *py.Object) (kernel.Path, []*py.Node, error) {
+	items := []*py.Object(nil)
+	if py.IsTuple(arg) {
+		items = py.TupleItems(arg)
+	}
+	if len(items) != 2 || !py.IsTuple(items[1]) {
+		return nil, nil, argErrorf("appends: expected None or (branch path, tuple of values), got %s", py.TypeName(arg))
+	}
+	under, err := path(items[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	values := py.TupleItems(items[1])
+	out := make([]*py.Node, 0, len(values))
+	for i, v := range values {
+		name := py.NewStr(fmt.Sprintf("%s (appended value %d)", under, i))
+		if name == nil {
+			err = py.ErrPython
+		} else {
+			var node *py.Node
+			node, err = py.ToNodeAt(v, name)
+			name.DecRef()
+			if err == nil {
+				out = append(out, node)
+				continue
+			}
+		}
+		for _, nd := range out {
+			py.FreeNode(nd)
+		}
+		return nil, nil, err
+	}
+	return under, out, nil
 }
 
 // unblockPaths is the write-set size from which a commit releases the GIL while Go works: a
@@ -344,7 +420,7 @@ func go_state_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (re
 	if err != nil {
 		return fail(err)
 	}
-	return result(statsDict(st.Stats()))
+	return result(statsDict(st.Stats(), st.heavy.Totals()))
 }
 
 //export go_runtime_stats
@@ -416,8 +492,8 @@ func pathList(o *py.Object) ([]kernel.Path, error) {
 	return out, nil
 }
 
-// statsDict is the Python view of kernel.Stats.
-func statsDict(s kernel.Stats) *py.Object {
+// statsDict is the Python view of kernel.Stats and of the heavy values held.
+func statsDict(s kernel.Stats, h heavy.Totals) *py.Object {
 	d := py.NewDict()
 	for _, kv := range []struct {
 		k string
@@ -426,6 +502,7 @@ func statsDict(s kernel.Stats) *py.Object {
 		{"version", int64(s.Version)}, {"live_snapshots", int64(s.Snapshots)},
 		{"pinned_versions", int64(s.PinnedVersions)}, {"retained_versions", int64(s.RetainedVersions)},
 		{"pending_release", int64(s.Pending)}, {"released", int64(s.Released)}, {"history", int64(s.History)},
+		{"heavy_values", h.Values}, {"heavy_bytes", h.Bytes},
 	} {
 		v := py.NewInt(kv.v)
 		_ = py.SetItemStr(d, kv.k, v)

@@ -12,6 +12,7 @@ func initViews(module *py.Object) bool {
 	}
 	py.SetUnwrap(pyproxy.UnwrapFunc())
 	py.SetKind(pyproxy.KindFunc(), pyproxy.RefusalFunc())
+	py.SetHeavy(pyproxy.HeavyFunc(), pyproxy.HeavyAbandonFunc(), pyproxy.HeavyValueType())
 	return true
 }
 

@@ -52,6 +52,16 @@ type Fanner interface {
 	Fan(name string, items []any, concurrency int, item func(i int, h Host) error) []error
 }
 
+// Observer is optionally implemented by a Host that reports a run while it happens (events,
+// progress bars, logs). Both are called on the goroutine running the step.
+type Observer interface {
+	// Started is called before a process step runs.
+	Started(step *ProcessStep)
+	// Recorded is called with every trace entry as it is made (also beyond the trace cap):
+	// a finished process step, an evaluated condition, a caught error, a map, a wait.
+	Recorded(e TraceEntry)
+}
+
 // Versioner is optionally implemented by a Host to expose the committed state version. When
 // it is, trace entries record the version before and after each step.
 type Versioner interface {
@@ -157,6 +167,7 @@ func (w *Workflow) newRunner(h Host, opts RunOptions, trace *Trace, ops int) *ru
 	}
 	r.lastPoll = r.now
 	r.versioner, _ = h.(Versioner)
+	r.observer, _ = h.(Observer)
 	return r
 }
 
@@ -199,6 +210,7 @@ type runner struct {
 	w         *Workflow
 	h         Host
 	versioner Versioner
+	observer  Observer
 	machine   vm.VM
 	env       map[string]any // condition inputs, reused
 	budget    int
@@ -234,6 +246,14 @@ func (r *runner) version() uint64 {
 }
 
 func (r *runner) record(e TraceEntry) {
+	if r.observer != nil {
+		r.observer.Recorded(e)
+	}
+	r.keep(e)
+}
+
+// keep appends e to the trace, or counts it beyond the cap.
+func (r *runner) keep(e TraceEntry) {
 	if len(r.trace.Entries) >= r.maxTrace {
 		r.trace.Dropped++
 		return
@@ -369,6 +389,9 @@ func (r *runner) process(s *ProcessStep) error {
 	}
 	e := TraceEntry{Step: s.Name, Kind: "process", Pos: s.pos, Start: r.now, Outcome: "ok", VersionBefore: r.version()}
 	r.trace.Executed = append(r.trace.Executed, s.Name)
+	if r.observer != nil {
+		r.observer.Started(s)
+	}
 	err := r.h.Run(s)
 	r.now = time.Now()
 	e.Duration = r.now.Sub(e.Start)
@@ -466,7 +489,7 @@ func (r *runner) fan(s *MapStep) error {
 		r.ops += sub.ops
 		r.trace.Executed = append(r.trace.Executed, sub.trace.Executed...)
 		for _, en := range sub.trace.Entries {
-			r.record(en)
+			r.keep(en) // observed by the item's runner as it happened
 		}
 		r.trace.Dropped += sub.trace.Dropped
 	}

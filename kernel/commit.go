@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,41 @@ type Commit[V any] struct {
 	Reads  []Path     // declared inputs, conflict-checked like writes
 	Author string     // recorded in the history
 	Strict bool       // reject if any commit happened after Start (ORed with Options.Strict)
+	// Appends are new nodes added as children of the branch AppendUnder
+	// (created when missing), in order, under keys the commit names itself
+	// from the State's append sequence (see AppendKey). Appends are never
+	// conflict-checked: their keys are new by construction, so two commits
+	// that only append never conflict, and key order is commit order. No
+	// write may be AppendUnder or above it.
+	Appends     []*Node[V]
+	AppendUnder Path
+}
+
+// AppendKey is the key of the append with sequence number seq, committed
+// at version v: seq zero-padded to 20 digits (every uint64 fits), "_", v.
+// The sequence counts the appends of a State from 1 and is assigned inside
+// the compare-and-swap, so string order of the keys under a branch is the
+// order in which their commits won, and within a commit the order of
+// Commit.Appends, for any number of appends.
+func AppendKey(seq uint64, v Version) string {
+	return fmt.Sprintf("%020d_%d", seq, v)
+}
+
+// ParseAppendKey returns the sequence number and version of an AppendKey;
+// ok is false for any other string.
+func ParseAppendKey(key string) (seq uint64, v Version, ok bool) {
+	if len(key) < 22 || key[20] != '_' {
+		return 0, 0, false
+	}
+	seq, err := strconv.ParseUint(key[:20], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	v, err = strconv.ParseUint(key[21:], 10, 64)
+	if err != nil || AppendKey(seq, v) != key {
+		return 0, 0, false
+	}
+	return seq, v, true
 }
 
 // Commit applies req atomically and returns the new version, head + 1.
@@ -44,6 +81,9 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			return 0, err
 		}
 	}
+	if err := checkAppends(req, writes); err != nil {
+		return 0, err
+	}
 	var adopted []*Node[V]
 	for _, w := range writes {
 		if w.Node != nil {
@@ -51,6 +91,12 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 				disown(adopted)
 				return 0, err
 			}
+		}
+	}
+	for i, n := range req.Appends {
+		if err := adopt(n, append(slices.Clip(req.AppendUnder), "<append "+strconv.Itoa(i)+">"), &adopted); err != nil {
+			disown(adopted)
+			return 0, err
 		}
 	}
 	strict := req.Strict || s.opts.Strict
@@ -73,7 +119,16 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			disown(adopted)
 			return 0, err
 		}
-		next := &record[V]{version: v, root: root}
+		paths := writePaths(writes)
+		if len(req.Appends) > 0 {
+			var added []Path
+			if items, added, err = appendAll(root, req.AppendUnder, req.Appends, base.appended+1, v, items); err != nil {
+				disown(adopted)
+				return 0, err
+			}
+			paths = mergePaths(paths, added)
+		}
+		next := &record[V]{version: v, root: root, appended: base.appended + uint64(len(req.Appends))}
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
@@ -84,7 +139,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			s.mu.Unlock()
 			continue
 		}
-		out := s.publish(base, next, items, entry{version: v, author: req.Author, paths: writePaths(writes), time: time.Now()})
+		out := s.publish(base, next, items, entry{version: v, author: req.Author, paths: paths, time: time.Now()})
 		s.mu.Unlock()
 		s.release(out)
 		return v, nil
@@ -112,6 +167,90 @@ func sortWrites[V any](ws []Write[V]) ([]Write[V], error) {
 		}
 	}
 	return sorted, nil
+}
+
+// checkAppends validates the append part of req against its sorted writes:
+// no nil node, a well-formed AppendUnder, and no write at or above it (that
+// write would replace or delete the branch the appends go into).
+func checkAppends[V any](req Commit[V], writes []Write[V]) error {
+	if len(req.Appends) == 0 {
+		return nil
+	}
+	if err := req.AppendUnder.check(); err != nil {
+		return err
+	}
+	for i, n := range req.Appends {
+		if n == nil {
+			return &PathError{Path: req.AppendUnder.String(), Code: CodeMalformed, Msg: "append " + strconv.Itoa(i) + " is nil (an append adds a node, it cannot delete)"}
+		}
+	}
+	for _, w := range writes {
+		if req.AppendUnder.hasPrefix(w.Path) {
+			return &PathError{Path: w.Path.String(), Code: CodeOverlap, Msg: "overlaps the appends under " + req.AppendUnder.String()}
+		}
+	}
+	return nil
+}
+
+// appendAll adds nodes under the branch at under in the unpublished root
+// built for version v, named AppendKey(first+i, v), creating missing
+// branches on the way and path-copying the shared ones (whose retired memos
+// it appends to items). It returns items and the appended paths in order.
+func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64, v Version, items []retired[V]) ([]retired[V], []Path, error) {
+	parent := root
+	for i, seg := range under {
+		c, ok := parent.kids.Get(seg)
+		if !ok {
+			nb := emptyBranch[V](v)
+			parent.put(seg, nb, c, false)
+			parent = nb
+			continue
+		}
+		n := c.node
+		if n.kids == nil {
+			return nil, nil, &PathError{Path: under[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so nothing can be appended under " + under.String()}
+		}
+		if n.version != v {
+			items = append(items, retired[V]{born: n.version, died: v, node: n})
+			n = n.copyBranch(v)
+			parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
+		}
+		parent = n
+	}
+	added := make([]Path, len(nodes))
+	for i, n := range nodes {
+		key := AppendKey(first+uint64(i), v)
+		old, exists := parent.kids.Get(key)
+		if exists {
+			return nil, nil, &PathError{Path: under.String() + "." + key, Code: CodeOverlap, Msg: "already exists (a write took a key of the append sequence)"}
+		}
+		parent.put(key, n, old, false)
+		p := make(Path, len(under)+1)
+		copy(p, under)
+		p[len(under)] = key
+		added[i] = p
+	}
+	return items, added, nil
+}
+
+// mergePaths merges two sorted path lists into one sorted list.
+func mergePaths(a, b []Path) []Path {
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]Path, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if comparePaths(a[i], b[j]) <= 0 {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // writePaths returns the write paths; sortWrites has already ordered them.

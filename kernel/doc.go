@@ -56,6 +56,21 @@
 // conflict with the insertion or removal of their siblings. A strict commit
 // conflicts on any newer head. Version 0 is not special.
 //
+// # Appends
+//
+// A commit may also append nodes under one branch (Commit.Appends and
+// AppendUnder), for queues such as theus's outbox. The commit does not name
+// them: inside the compare-and-swap loop, once the new version v is known,
+// it takes the next numbers of the State's append sequence (a counter kept
+// on each published version, so a lost swap simply renumbers) and names
+// each append AppendKey(seq, v). Keys are therefore new by construction and
+// appends are never conflict-checked: any number of writers can append to
+// the same branch concurrently without conflicting, and the string order of
+// the keys is the order in which the commits won, for any count (the
+// sequence is zero-padded to the width of a uint64). A reader that declares
+// the branch itself still sees it change, and a strict commit still
+// conflicts on any newer head.
+//
 // # Keys
 //
 // Paths are dotted, so a child name must be a non-empty string without

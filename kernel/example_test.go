@@ -126,3 +126,26 @@ func ExampleKeyError() {
 	// Output:
 	// true domain a.b
 }
+
+func ExampleCommit_appends() {
+	s, _ := kernel.New[string](nil, kernel.Options[string]{})
+	queue, _ := kernel.ParsePath("outbox.queue")
+	// Two writers that read version 0 both append: the commit names the keys, so they never
+	// conflict, and the key order is the order in which the commits won.
+	for _, msg := range []string{"order.placed", "order.confirmed"} {
+		if _, err := s.Commit(kernel.Commit[string]{Start: 0, AppendUnder: queue, Appends: []*kernel.Node[string]{kernel.Leaf(msg)}}); err != nil {
+			panic(err)
+		}
+	}
+	snap := s.Snapshot()
+	defer snap.Release()
+	q, _ := snap.Lookup(queue)
+	q.Range(func(key string, n *kernel.Node[string]) bool {
+		seq, v, _ := kernel.ParseAppendKey(key)
+		fmt.Println(key, seq, v, n.Value())
+		return true
+	})
+	// Output:
+	// 00000000000000000001_1 1 1 order.placed
+	// 00000000000000000002_2 2 2 order.confirmed
+}

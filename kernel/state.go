@@ -83,9 +83,10 @@ type State[V any] struct {
 
 // record is one published version.
 type record[V any] struct {
-	version Version
-	root    *Node[V]
-	pins    int // live Snapshots of this version; guarded by State.mu
+	version  Version
+	root     *Node[V]
+	appended uint64 // appends committed up to this version (the append sequence)
+	pins     int    // live Snapshots of this version; guarded by State.mu
 }
 
 // retired is a leaf value or a branch memo that became unreachable from the

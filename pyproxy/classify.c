@@ -277,6 +277,12 @@ kind_at(PyObject *v, int flags, int depth)
     if (is_data_view(tp) || is_other_view(tp)) {
         return THEUS_KIND_VIEW;
     }
+    if (tp == &theus_HeavyValue_Type) {
+        return THEUS_KIND_BUFFER;
+    }
+    if (tp == &theus_HeavyRef_Type) {
+        return THEUS_KIND_REFUSED;
+    }
     if (tp == &PySet_Type) {
         return THEUS_KIND_SET;
     }
@@ -384,7 +390,11 @@ theus_refusal_text(PyObject *v)
         return NULL;
     }
     const char *why;
-    if (tp == &theus_Context_Type) {
+    if (tp == &theus_HeavyRef_Type) {
+        why = "theus.heavy.adopt(x) and theus.heavy.copy(x) mark a value written at a heavy.* "
+              "path; write it under the heavy zone, or store the value itself";
+    }
+    else if (tp == &theus_Context_Type) {
         why = "the process context is a view, not data; return the values themselves";
     }
     else if (tp == &theus_ScopedView_Type) {
@@ -523,17 +533,58 @@ readonly_array_copy(PyObject *arr)
     return v;
 }
 
-/* readonly_plain_array returns a read-only numpy.ndarray with arr's dtype and shape over arr's
-   memory (through a FrozenBuffer), or a read-only copy when the buffer cannot carry them. */
+/* reinterpreted is the read-only array for a dtype the buffer protocol cannot carry (datetime,
+   structs with gaps, void): arr's memory exported as fixed-size byte strings of the same item
+   size, viewed back as arr's dtype. Same memory, same strides, read-only. */
 static PyObject *
-readonly_plain_array(PyObject *arr)
+reinterpreted(PyObject *arr)
+{
+    PyObject *dtype = PyObject_GetAttr(arr, str_dtype);
+    PyObject *size = dtype ? PyObject_GetAttrString(dtype, "itemsize") : NULL;
+    Py_ssize_t n = size ? PyLong_AsSsize_t(size) : -1;
+    Py_XDECREF(size);
+    if (n <= 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "zero item size");
+        }
+        Py_XDECREF(dtype);
+        return NULL;
+    }
+    PyObject *plain = PyObject_CallOneArg(numpy_asarray, arr);
+    PyObject *code = plain ? PyUnicode_FromFormat("S%zd", n) : NULL;
+    PyObject *raw = code ? PyObject_CallMethodOneArg(plain, str_view, code) : NULL;
+    PyObject *mv = raw ? readonly_memoryview(raw) : NULL;
+    PyObject *ro = mv ? PyObject_CallOneArg(numpy_asarray, mv) : NULL;
+    PyObject *out = ro ? PyObject_CallMethodOneArg(ro, str_view, dtype) : NULL;
+    Py_XDECREF(dtype);
+    Py_XDECREF(plain);
+    Py_XDECREF(code);
+    Py_XDECREF(raw);
+    Py_XDECREF(mv);
+    Py_XDECREF(ro);
+    return out;
+}
+
+static int
+export_failed(void)
+{
+    return PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_ValueError) ||
+           PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_NotImplementedError) ||
+           PyErr_ExceptionMatches(PyExc_RuntimeError);
+}
+
+/* readonly_plain_array returns a read-only numpy.ndarray with arr's dtype and shape over arr's
+   memory (through a FrozenBuffer over exporter: arr itself, or the HeavyValue holding it), or
+   a read-only copy when no buffer can carry them. */
+static PyObject *
+readonly_plain_array(PyObject *arr, PyObject *exporter)
 {
     int objects = array_has_objects(arr);
     if (objects < 0) {
         return NULL;
     }
     if (!objects) {
-        PyObject *mv = readonly_memoryview(arr);
+        PyObject *mv = readonly_memoryview(exporter);
         PyObject *out = mv ? PyObject_CallOneArg(numpy_asarray, mv) : NULL;
         Py_XDECREF(mv);
         if (out != NULL) {
@@ -550,9 +601,15 @@ readonly_plain_array(PyObject *arr)
                 return NULL;
             }
         }
-        else if (!PyErr_ExceptionMatches(PyExc_BufferError) && !PyErr_ExceptionMatches(PyExc_ValueError) &&
-                 !PyErr_ExceptionMatches(PyExc_TypeError) && !PyErr_ExceptionMatches(PyExc_NotImplementedError) &&
-                 !PyErr_ExceptionMatches(PyExc_RuntimeError)) {
+        else if (!export_failed()) {
+            return NULL;
+        }
+        PyErr_Clear();
+        out = reinterpreted(arr);
+        if (out != NULL) {
+            return out;
+        }
+        if (!export_failed()) {
             return NULL;
         }
         PyErr_Clear();
@@ -563,12 +620,12 @@ readonly_plain_array(PyObject *arr)
 /* freeze_ndarray: a read-only array of the same type (a subclass is a view of the read-only
    plain array, so its hooks only ever see read-only memory). */
 static PyObject *
-freeze_ndarray(PyObject *arr)
+freeze_ndarray(PyObject *arr, PyObject *exporter)
 {
     if (load_numpy() < 0) {
         return NULL;
     }
-    PyObject *plain = readonly_plain_array(arr);
+    PyObject *plain = readonly_plain_array(arr, exporter);
     if (plain == NULL || Py_IS_TYPE(plain, Py_TYPE(arr)) ||
         strcmp(Py_TYPE(arr)->tp_name, "numpy.ndarray") == 0) {
         return plain;
@@ -581,8 +638,19 @@ freeze_ndarray(PyObject *arr)
 PyObject *
 theus_freeze_buffer(PyObject *obj)
 {
+    if (Py_IS_TYPE(obj, &theus_HeavyValue_Type)) {
+        PyObject *inner = theus_heavy_inner(obj);
+        if (theus_heavy_is_array(obj)) {
+            return freeze_ndarray(inner, obj);
+        }
+        if (PyBytes_CheckExact(inner)) { /* immutable: read as itself, as bytes are elsewhere */
+            Py_INCREF(inner);
+            return inner;
+        }
+        return readonly_memoryview(obj);
+    }
     if (theus_is_ndarray(Py_TYPE(obj))) {
-        return freeze_ndarray(obj);
+        return freeze_ndarray(obj, obj);
     }
     return readonly_memoryview(obj);
 }

@@ -12,6 +12,10 @@
 // gc.get_referents walk reaches the committed mutable object (the views are not GC-tracked
 // for that reason; the essay at the top of view.c explains why that is safe).
 //
+// heavy.c holds the heavy zone's ownership rule (theus_own_heavy, installed into capi/py at
+// module init): which buffers written under heavy are taken by reference and locked, which
+// are copied, which are refused, and the HeavyValue that stores them (see its opening essay).
+//
 // The C files in this directory are compiled by cgo into the one theus extension module.
 // Python's include directory comes from the build environment
 // (CGO_CFLAGS="-I/usr/include/python3.X"); there is no -lpython: the Python symbols resolve

@@ -507,10 +507,36 @@ static PyBufferProcs frozenbuffer_as_buffer = {
     .bf_releasebuffer = frozenbuffer_releasebuffer,
 };
 
+/* frozenbuffer_repr describes the memory, never its contents (it may be 500 MB):
+   <FrozenBuffer over bytearray: format 'B', shape (10,), 10 bytes>. */
 static PyObject *
 frozenbuffer_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("<FrozenBuffer over %.100s>", Py_TYPE(FO_DATA(self))->tp_name);
+    PyObject *data = FO_DATA(self);
+    const char *over = Py_TYPE(data)->tp_name;
+    if (Py_IS_TYPE(data, &theus_HeavyValue_Type)) {
+        over = Py_TYPE(theus_heavy_inner(data))->tp_name;
+    }
+    Py_buffer b;
+    if (PyObject_GetBuffer(data, &b, PyBUF_FULL_RO) < 0) {
+        PyErr_Clear();
+        return PyUnicode_FromFormat("<FrozenBuffer over %.100s>", over);
+    }
+    PyObject *shape = PyTuple_New(b.ndim);
+    for (int i = 0; shape != NULL && i < b.ndim; i++) {
+        PyObject *n = PyLong_FromSsize_t(b.shape ? b.shape[i] : b.len);
+        if (n == NULL) {
+            Py_CLEAR(shape);
+            break;
+        }
+        PyTuple_SET_ITEM(shape, i, n);
+    }
+    PyObject *out = shape ? PyUnicode_FromFormat("<FrozenBuffer over %.100s: format '%s', shape %R, %zd bytes>", over,
+                                                 b.format ? b.format : "B", shape, b.len)
+                          : NULL;
+    Py_XDECREF(shape);
+    PyBuffer_Release(&b);
+    return out;
 }
 
 static int

@@ -28,6 +28,8 @@ extern PyTypeObject theus_DictIter_Type;
 extern PyTypeObject theus_ListIter_Type;
 extern PyTypeObject theus_Context_Type;
 extern PyTypeObject theus_ScopedView_Type;
+extern PyTypeObject theus_HeavyRef_Type;
+extern PyTypeObject theus_HeavyValue_Type;
 
 extern PyObject *theus_ContextError;
 extern PyObject *theus_ContractViolationError;
@@ -38,6 +40,8 @@ extern PyObject *theus_ContractViolationError;
 /* theus_raise_readonly sets ContextError "<what> is read-only (cannot <action>): <fix>" and
  * returns NULL. */
 PyObject *theus_raise_readonly(const char *what, const char *action);
+/* _repr_html_ of the views (module.c): theus.display.html(self), for Jupyter. */
+PyObject *theus_repr_html(PyObject *self, PyObject *unused);
 int theus_raise_readonly_int(const char *what, const char *action);
 /* theus_raise_readonly_obj: the same with "<verb> <repr(name)>" as the action. */
 PyObject *theus_raise_readonly_obj(const char *what, const char *verb, PyObject *name);
@@ -63,6 +67,24 @@ int theus_thaw_init(void);
 int theus_view_init(void);
 /* theus_view_data (unwrap.c): the borrowed committed object behind a data view, or NULL. */
 PyObject *theus_view_data(PyObject *v);
+
+/* ---- heavy.c: buffer ownership for the heavy zone ---- */
+
+/* theus_own_heavy is theus_own (capi/py/py.h) for a value written under the heavy zone: 0 and
+   *out a new reference to the HeavyValue to store, -1 with an exception set, -2 with *out a
+   refusal tuple (location, reason). */
+int theus_own_heavy(PyObject *v, PyObject **out);
+/* theus_heavy_abandon undoes the locking of a HeavyValue that is dropped without having been
+   committed (held by nothing else): the caller's arrays get their writeable flag back. */
+void theus_heavy_abandon(PyObject *v);
+/* theus_heavy_ref returns theus.heavy.adopt(value) (mode 1) or theus.heavy.copy(value) (2). */
+PyObject *theus_heavy_ref(PyObject *value, int mode);
+/* theus_heavy_inner is the borrowed array or buffer owner a HeavyValue holds. */
+PyObject *theus_heavy_inner(PyObject *hv);
+/* theus_heavy_is_array: the HeavyValue holds a numpy array. */
+int theus_heavy_is_array(PyObject *hv);
+/* theus_heavy_stats returns {"values": n, "bytes": b} for the HeavyValues alive. */
+PyObject *theus_heavy_stats(void);
 
 /* theus_freeze_slow handles everything but the exact immutable scalars. */
 PyObject *theus_freeze_slow(PyObject *obj);

@@ -43,7 +43,48 @@ module_kind(PyObject *module, PyObject *obj)
     return PyUnicode_FromString(names[k]);
 }
 
+/* The HTML of a view for Jupyter is drawn in Python (theus.display.html), imported on first
+   use so that importing theus stays light. */
+PyObject *
+theus_repr_html(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *mod = PyImport_ImportModule("theus.display");
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(mod, "html", "O", self);
+    Py_DECREF(mod);
+    return out;
+}
+
+static PyObject *
+module_heavy_ref(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *value;
+    int mode;
+    if (!PyArg_ParseTuple(args, "Oi:_heavy_ref", &value, &mode)) {
+        return NULL;
+    }
+    return theus_heavy_ref(value, mode);
+}
+
+static PyObject *
+module_heavy_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return theus_heavy_stats();
+}
+
 static PyMethodDef module_methods[] = {
+    {"_heavy_ref", (PyCFunction)module_heavy_ref, METH_VARARGS,
+     PyDoc_STR("_heavy_ref($module, value, mode, /)\n--\n\n"
+               "The marker behind theus.heavy.adopt (mode 1) and theus.heavy.copy (mode 2).")},
+    {"_heavy_stats", (PyCFunction)module_heavy_stats, METH_NOARGS,
+     PyDoc_STR("_heavy_stats($module, /)\n--\n\n"
+               "{'values': n, 'bytes': b}: the heavy values alive in this process (see theus.heavy.stats).")},
     {"_freeze", (PyCFunction)module_freeze, METH_O,
      PyDoc_STR("_freeze($module, obj, /)\n--\n\n"
                "The read-only view a process would read for obj (testing hook).")},
@@ -116,6 +157,8 @@ theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_e
         {&theus_DictItems_Type, NULL},
         {&theus_DictIter_Type, NULL},
         {&theus_ListIter_Type, NULL},
+        {&theus_HeavyRef_Type, NULL},
+        {&theus_HeavyValue_Type, NULL},
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (PyType_Ready(types[i].type) < 0) {

@@ -185,6 +185,15 @@ static PyObject *
 thaw_buffer(PyObject *obj, PyObject **memo)
 {
     PyObject *out;
+    if (Py_IS_TYPE(obj, &theus_HeavyValue_Type)) {
+        PyObject *inner = theus_heavy_inner(obj);
+        if (PyBytes_CheckExact(inner)) { /* immutable: the thaw is the bytes themselves */
+            Py_INCREF(inner);
+            return memoized(*memo, obj, inner);
+        }
+        out = theus_heavy_is_array(obj) ? thaw_buffer(inner, memo) : PyByteArray_FromObject(obj);
+        return out == NULL ? NULL : memoized(*memo, obj, out);
+    }
     if (theus_is_ndarray(Py_TYPE(obj))) {
         PyObject *frozen = theus_freeze_buffer(obj);
         out = frozen ? PyObject_CallMethodNoArgs(frozen, str_copy) : NULL;

@@ -16,3 +16,12 @@ func KindFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_kind_classify) }
 
 // RefusalFunc: see KindFunc.
 func RefusalFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_refusal_text) }
+
+// HeavyFunc is the address of the heavy zone's ownership rule (theus_own_heavy in heavy.c).
+func HeavyFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_own_heavy) }
+
+// HeavyAbandonFunc is the address of theus_heavy_abandon (heavy.c).
+func HeavyAbandonFunc() unsafe.Pointer { return unsafe.Pointer(C.theus_heavy_abandon) }
+
+// HeavyValueType is the address of the type of the values the heavy zone stores.
+func HeavyValueType() unsafe.Pointer { return unsafe.Pointer(&C.theus_HeavyValue_Type) }

@@ -18,7 +18,8 @@ def pytest_report_header(config):
 # --- the report table --------------------------------------------------------------------------
 
 # The adversarial categories: the directory names under tests/adversarial/, in report order.
-CATEGORIES = ("crashes", "escapes", "fidelity", "handles", "kernel", "contracts", "flux", "errors", "schema")
+CATEGORIES = ("crashes", "escapes", "fidelity", "handles", "kernel", "contracts", "flux", "errors", "heavy",
+              "outbox", "schema")
 _OTHER = "other tests"
 # When a test has several reports (setup, call, teardown), the worst outcome counts.
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}

@@ -13,7 +13,7 @@
  *   TUPLE      copied                         FrozenList                    tuple
  *   NAMEDTUPLE copied, same type              same type, items frozen       same type
  *   SET        copied to a frozenset          frozenset of frozen items     set / frozenset
- *   BUFFER     copied                         read-only array / memoryview  copy
+ *   BUFFER     copied (under heavy: see below) read-only array / memoryview copy
  *   OBJECT     shared (by reference)          FrozenObject                  attribute copy
  *   VIEW       the committed data behind it   itself                        the data's thaw
  *   REFUSED    ArgumentError naming path+type (raises on read)              (raises)
@@ -42,6 +42,9 @@ typedef enum {
     THEUS_KIND_REFUSED,    /* cannot be stored (deque, coroutine, masked array, ...) */
 } theus_kind_t;
 
+/* Under the heavy zone a commit does not copy BUFFER values: pyproxy/heavy.c decides, per
+   type, between by reference (locked) and a copy; non-buffers are refused there. */
+
 /* THEUS_KIND_COMMIT asks for the checks only a commit needs (the elements of numpy object
    arrays, buffer exporters theus cannot copy); reads pass 0. */
 #define THEUS_KIND_COMMIT 1
@@ -54,9 +57,26 @@ typedef theus_kind_t (*theus_kind_fn)(PyObject *v, int flags);
    or tuple". NULL with an exception set on failure. */
 typedef PyObject *(*theus_refusal_fn)(PyObject *v);
 
-/* Installed once at module init (capi/py SetKind); NULL before. */
+/* theus_own_heavy_fn is the heavy zone's ownership rule (pyproxy/heavy.c): what a commit
+   stores for a value written under heavy, with theus_own's results. */
+typedef int (*theus_own_heavy_fn)(PyObject *v, PyObject **out);
+
+/* Installed once at module init (capi/py SetKind, SetHeavy); NULL before. */
 extern theus_kind_fn theus_kind_hook;
 extern theus_refusal_fn theus_refusal_hook;
+extern theus_own_heavy_fn theus_own_heavy_hook;
+/* theus_heavy_abandon_hook: see pyproxy's theus_heavy_abandon (a failed commit's leaves). */
+extern void (*theus_heavy_abandon_hook)(PyObject *v);
+/* theus_heavy_value_type is the type of what the heavy zone stores (immutable: commits of it
+   anywhere share it). */
+extern PyTypeObject *theus_heavy_value_type;
+
+/* theus_heavy_head is how a HeavyValue (pyproxy/heavy.c) begins: capi/py reads its size from
+   Go, without a call, to keep the books of what a state holds (package heavy). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t nbytes;
+} theus_heavy_head;
 
 /* theus_kind classifies v with the installed classifier. */
 static inline theus_kind_t

@@ -8,6 +8,9 @@
  *   - refused values (deque, coroutine, masked array, the process context, theus.DELETE
  *     inside a value, ...) stop the commit with a message naming where in the value they sit
  *     and what to store instead;
+ *   - values written under the heavy zone do not come here: theus_own_heavy (the heavy zone's
+ *     rule, pyproxy/heavy.c) takes buffers by reference where it can lock them; a HeavyValue
+ *     met here (heavy data moved to another zone) is immutable and shared;
  *   - the copies are untracked by the cycle collector: gc.get_referrers(x) on a value read
  *     back must not find the committed container that holds it (nothing inserts into a
  *     committed container afterwards, so CPython never tracks it again). A copy cannot be on
@@ -20,6 +23,9 @@
 PyObject *(*theus_view_unwrap)(PyObject *v) = NULL;
 theus_kind_fn theus_kind_hook = NULL;
 theus_refusal_fn theus_refusal_hook = NULL;
+theus_own_heavy_fn theus_own_heavy_hook = NULL;
+void (*theus_heavy_abandon_hook)(PyObject *v) = NULL;
+PyTypeObject *theus_heavy_value_type = NULL;
 PyObject *theus_delete_marker = NULL;
 
 /* How deep a value may nest, whatever the recursion limit says: the copy runs on the C stack. */
@@ -227,6 +233,10 @@ is_ndarray(PyObject *v)
 static PyObject *
 own_buffer(PyObject *v)
 {
+    if (Py_TYPE(v) == theus_heavy_value_type) { /* held by the heavy zone: immutable */
+        Py_INCREF(v);
+        return v;
+    }
     if (is_ndarray(v)) return PyObject_CallMethod(v, "copy", NULL); /* keeps a subclass */
     if (PyByteArray_Check(v)) return PyByteArray_FromObject(v);
     if (PyMemoryView_Check(v)) return PyObject_CallMethod(v, "tobytes", NULL);

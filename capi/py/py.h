@@ -122,6 +122,31 @@ static inline int theus_prepare(PyObject *v, PyObject **dict, PyObject **leaf) {
     return r;
 }
 
+/* theus_prepare_heavy is theus_prepare for a value written under the heavy zone: a dict is
+   still a branch (its leaves follow the heavy rule too), anything else goes to the heavy
+   zone's ownership rule. */
+static inline int theus_prepare_heavy(PyObject *v, PyObject **dict, PyObject **leaf) {
+    PyObject *inner = theus_unwrap(v);
+    if (inner != NULL && PyDict_Check(inner)) v = inner;
+    if (PyDict_Check(v)) { *dict = v; return 1; }
+    Py_INCREF(v);
+    int r = theus_own_heavy_hook(v, leaf);
+    Py_DECREF(v);
+    return r;
+}
+
+/* theus_install_heavy installs the heavy zone's ownership rule and its value type. */
+static inline void theus_install_heavy(void *own, void *abandon, void *type) {
+    theus_own_heavy_hook = (theus_own_heavy_fn)own;
+    theus_heavy_abandon_hook = (void (*)(PyObject *))abandon;
+    theus_heavy_value_type = (PyTypeObject *)type;
+}
+
+/* theus_abandon_u: a leaf of a commit that did not happen is dropped (undoes heavy locks). */
+static inline void theus_abandon_u(uintptr_t v) {
+    if (Py_TYPE(THEUS_OBJ(v)) == theus_heavy_value_type) theus_heavy_abandon_hook(THEUS_OBJ(v));
+}
+
 /* Struct-returning variants: no Go pointer crosses into C, so cgo's pointer checks stay out
    of the hot paths. */
 typedef struct { const char *p; Py_ssize_t n; int err; } theus_text;
@@ -163,5 +188,15 @@ typedef struct { PyObject *dict, *leaf; int kind; } theus_prepared;
 static inline theus_prepared theus_prepare_value(uintptr_t v) {
     theus_prepared r = {NULL, NULL, 0};
     r.kind = theus_prepare(THEUS_OBJ(v), &r.dict, &r.leaf);
+    return r;
+}
+static inline theus_prepared theus_prepare_heavy_value(uintptr_t v) {
+    theus_prepared r = {NULL, NULL, 0};
+    r.kind = theus_prepare_heavy(THEUS_OBJ(v), &r.dict, &r.leaf);
+    return r;
+}
+static inline theus_owned theus_own_heavy_value(uintptr_t v) {
+    theus_owned r = {NULL, 0};
+    r.status = theus_own_heavy_hook(THEUS_OBJ(v), &r.out);
     return r;
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/theus-dev/theus/heavy"
 	"github.com/theus-dev/theus/kernel"
 )
 
@@ -26,9 +27,20 @@ type Node = kernel.Node[*Object]
 func ToNode(v *Object) (*Node, error) { return ToNodeAt(v, nil) }
 
 // ToNodeAt is ToNode for the value written at path (a str, or nil for the root), which the
-// error messages name.
+// error messages name. Values at or below the heavy zone ("heavy", "heavy.frame", or the
+// "heavy" key of a root dict) follow the heavy zone's rule instead of the commit copy
+// (pyproxy/heavy.c): buffers by reference where they can be locked, copies where not, other
+// values refused; a dict there is still a branch whose leaves follow that rule.
 func ToNodeAt(v, path *Object) (*Node, error) {
-	n, err := toNode(v, 0)
+	heavy := false
+	if path != nil {
+		if p, err := Str(path); err == nil {
+			heavy = p == HeavyZone || strings.HasPrefix(p, HeavyZone+".")
+		} else {
+			C.PyErr_Clear() // the caller reports a bad path
+		}
+	}
+	n, err := toNode(v, 0, heavy, path == nil)
 	if err == nil {
 		return n, nil
 	}
@@ -86,11 +98,21 @@ func (e *valueError) raise(prefix string) error {
 // thaw.c bound the C copies).
 const maxDepth = 10000
 
-func toNode(v *Object, depth int) (*Node, error) {
+// HeavyZone is the top-level zone whose values follow the heavy rule.
+const HeavyZone = "heavy"
+
+// toNode converts v at depth; heavy says v is under the heavy zone, root that v is the whole
+// state (so its "heavy" key is the heavy zone).
+func toNode(v *Object, depth int, heavy, root bool) (*Node, error) {
 	if v == deleteMarker {
 		return nil, &valueError{text: "theus.DELETE removes a path: write it as a path's whole new value, not inside a value"}
 	}
-	r := C.theus_prepare_value(v.u())
+	var r C.theus_prepared
+	if heavy {
+		r = C.theus_prepare_heavy_value(v.u())
+	} else {
+		r = C.theus_prepare_value(v.u())
+	}
 	switch r.kind {
 	case 0:
 		return kernel.Leaf(obj(r.leaf)), nil
@@ -118,7 +140,12 @@ func toNode(v *Object, depth int) (*Node, error) {
 		s, err := Str(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).k))
 		if err != nil { // a non-str (or unencodable) key: the dict is one leaf
 			C.PyErr_Clear()
-			c := C.theus_own_value(obj(r.dict).u())
+			var c C.theus_owned
+			if heavy {
+				c = C.theus_own_heavy_value(obj(r.dict).u())
+			} else {
+				c = C.theus_own_value(obj(r.dict).u())
+			}
 			switch c.status {
 			case -1:
 				return nil, ErrPython
@@ -131,7 +158,8 @@ func toNode(v *Object, depth int) (*Node, error) {
 	}
 	children := make(map[string]*Node, n)
 	for i, name := range names {
-		c, err := toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1)
+		c, err := toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1,
+			heavy || (root && name == HeavyZone), false)
 		if err != nil {
 			for _, done := range children {
 				FreeNode(done)
@@ -156,12 +184,44 @@ func refusal(t *Object) error {
 	return &valueError{loc: loc, text: text}
 }
 
-// FreeNode drops the references of a tree that was never committed.
+// HeavyHeld counts the heavy values (pyproxy/heavy.c's HeavyValue) among the leaves of n and
+// the bytes they span. It reads the objects' types and sizes only (no call into C).
+func HeavyHeld(n *Node) heavy.Totals {
+	var t heavy.Totals
+	if n == nil {
+		return t
+	}
+	if n.IsLeaf() {
+		if b, ok := HeavyBytes(n.Value()); ok {
+			t = heavy.Totals{Values: 1, Bytes: b}
+		}
+		return t
+	}
+	n.Range(func(_ string, c *Node) bool {
+		t = t.Add(HeavyHeld(c))
+		return true
+	})
+	return t
+}
+
+// HeavyBytes reports whether v is a heavy value and, if so, the bytes it spans.
+func HeavyBytes(v *Object) (int64, bool) {
+	if v == nil || C.theus_heavy_value_type == nil || v.c().ob_type != C.theus_heavy_value_type {
+		return 0, false
+	}
+	return int64((*C.theus_heavy_head)(unsafe.Pointer(v)).nbytes), true
+}
+
+// FreeNode drops the references of a tree that was never committed; heavy leaves give the
+// caller's arrays back their writeable flag (the commit did not take them).
 func FreeNode(n *Node) {
 	if n == nil {
 		return
 	}
 	if n.IsLeaf() {
+		if v := n.Value(); v != nil && C.PyGILState_Check() == 1 {
+			C.theus_abandon_u(v.u())
+		}
 		Release(n.Value())
 		return
 	}
@@ -240,6 +300,12 @@ func ReleaseValue(v *Object) { Release(v) }
 // SetUnwrap installs the C function that sees through read-only views (see theus_view_unwrap).
 func SetUnwrap(fn unsafe.Pointer) {
 	C.theus_view_unwrap = (*[0]byte)(fn)
+}
+
+// SetHeavy installs the heavy zone's ownership rule (pyproxy's theus_own_heavy), the function
+// that undoes its locks for a leaf never committed, and the type of the values it stores.
+func SetHeavy(own, abandon, valueType unsafe.Pointer) {
+	C.theus_install_heavy(own, abandon, valueType)
 }
 
 // SetKind installs the one value classifier and its refusal text (see kind.h), which every

@@ -398,6 +398,14 @@ func RestoreError(s SavedError) {
 	C.PyErr_Restore(s.typ, s.val, s.tb)
 }
 
+// WriteUnraisable reports the pending exception through sys.unraisablehook (the way
+// exceptions in callbacks are reported), naming where it happened, and clears it.
+func WriteUnraisable(where *Object) {
+	if C.PyErr_Occurred() != nil {
+		C.PyErr_WriteUnraisable(where.c())
+	}
+}
+
 // Drop releases a fetched exception that will not be restored.
 func (s SavedError) Drop() {
 	C.Py_DecRef(s.typ)

@@ -7,6 +7,8 @@ compare-and-swap.
 
 from __future__ import annotations
 
+import logging as _logging
+
 from .errors import (
     ArgumentError,
     ContextError,
@@ -18,6 +20,7 @@ from .errors import (
     TransactionError,
 )
 from . import _core
+from . import heavy
 from .markers import DELETE
 from ._core import FrozenDict, FrozenList
 from .state import Change, CommitRecord, Snapshot, State
@@ -27,11 +30,17 @@ from .engine import TheusEngine
 from .schema import Context
 from .outbox import OutboxMsg
 from .workflow import REQUIRED, RunResult, TraceEntry, Workflow
+from .events import Event
 
 from ._version import __version__
 
+# theus logs commits, conflicts, retries, steps and deliveries under the "theus" logger; it is
+# silent until the application configures logging.
+_logging.getLogger("theus").addHandler(_logging.NullHandler())
+
 __all__ = [
     "DELETE",
+    "heavy",
     "TheusEngine",
     "Context",
     "process",
@@ -42,6 +51,7 @@ __all__ = [
     "RunResult",
     "REQUIRED",
     "TraceEntry",
+    "Event",
     "State",
     "Snapshot",
     "CommitRecord",

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from . import _core
 from .errors import ArgumentError, ContractViolationError
+from .outbox import ZONE as _OUTBOX, check_contract as _check_outbox
 from .retry import RetryPolicy
 
 __all__ = ["process", "StateUpdate", "ProcessSpec", "spec_of"]
@@ -143,6 +144,7 @@ class ProcessSpec:
     ambiguous: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     single: str | None = field(init=False)
     effect: bool = field(init=False, repr=False)
+    sends: bool = field(init=False, repr=False)
     plan: Any = field(init=False, repr=False)
     reads: Any = field(init=False, repr=False)
     _params: frozenset[str] | None = field(init=False, repr=False)
@@ -150,9 +152,13 @@ class ProcessSpec:
     _fitted: set[frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_outbox(self.name, self.inputs, self.outputs, self.semantic)
         seen: dict[str, None] = {}
         for p in (*self.inputs, *self.outputs):
             seen.setdefault(p, None)
+        # The output "outbox" appends messages: it is no state path the process reads or
+        # replaces, so it is neither shown in ctx (ctx.outbox is the buffer) nor conflict-checked.
+        seen.pop(_OUTBOX, None)
         object.__setattr__(self, "paths", tuple(seen))
         keys: dict[str, None] = {}
         for p in self.paths:
@@ -171,6 +177,7 @@ class ProcessSpec:
             # paths it actually writes
             object.__setattr__(self, "plan", _core.plan_new(self.paths, self.name))
             object.__setattr__(self, "reads", _core.plan_new(self.inputs, self.name))
+        object.__setattr__(self, "sends", _OUTBOX in self.outputs)
         object.__setattr__(self, "single", self.outputs[0] if len(self.outputs) == 1 else None)
         object.__setattr__(self, "effect", self.semantic == "effect")
         by_leaf: dict[str, list[str]] = {}
@@ -510,6 +517,10 @@ def process(
                 f"{name}: cannot attach a contract to a {type(f).__name__} (it has no attributes); "
                 "decorate a function or a def wrapping it"
             ) from None
+        if getattr(f, "__module__", None) == "__main__":  # a script or a notebook cell
+            from .engine import redefined
+
+            redefined(spec)
         return f
 
     if fn is not None:

@@ -8,26 +8,30 @@ import difflib
 import importlib.util
 import inspect
 import linecache
-import math
+import logging
 import os
+import queue
 import random
 import sys
 import threading
 import time
 import types
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import _core
 from ._core import state_begin
 from .contracts import ProcessSpec, StateUpdate, spec_of
+from .events import Emitter, Event
 from .retry import RetryPolicy
-from .outbox import SEALED, Outbox, OutboxMsg, PURE_EXTRAS, message_writes, next_stamp
-from .markers import DELETE
+from . import outbox as _outbox
+from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQueue, PURE_EXTRAS, Relay, appends,
+                     returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .schema import Schema
-from .state import LATEST, Change, CommitRecord, OwnsHandle, Snapshot, State, commit
+from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 
 __all__ = ["TheusEngine"]
@@ -100,6 +104,7 @@ class TheusEngine(OwnsHandle):
         _count(retries, "TheusEngine: retries")
         _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
+        _no_user_outbox(initial)
         self._schema = None if schema is None else Schema(schema)
         if self._schema is not None:
             initial = self._schema.initial(initial)
@@ -109,8 +114,9 @@ class TheusEngine(OwnsHandle):
         self._processes: dict[str, ProcessSpec] = {}
         self._lookup: dict[Any, ProcessSpec] = {}  # name or function -> registered contract
         self._runs = threading.local()  # last_run, per thread
-        self.relay_errors: list[BaseException] = []
-        self._relay: tuple[threading.Thread, threading.Event] | None = None
+        self._outbox = OutboxQueue(self._state)
+        self._relay: Relay | None = None
+        self._relay_lock = threading.Lock()
         self._zones = set(_DEFAULT_ZONES) | {k for k in initial if isinstance(k, str)}
 
     def _live(self, what: str) -> None:
@@ -137,7 +143,25 @@ class TheusEngine(OwnsHandle):
             self._lookup[spec.fn] = spec
         except TypeError:  # an unhashable callable: found by name only
             pass
+        if getattr(spec.fn, "__module__", None) == "__main__":
+            _interactive.add(self)  # redefining it in a notebook cell replaces this registration
         return fn
+
+    def _redefined(self, spec: ProcessSpec) -> None:
+        """A process of __main__ was defined again (a notebook cell ran again): a registration
+        of the same name and qualified name now runs the new definition."""
+        old = self._processes.get(spec.name)
+        if old is None or old.fn is spec.fn or getattr(old.fn, "__module__", None) != "__main__":
+            return
+        if getattr(old.fn, "__qualname__", None) != getattr(spec.fn, "__qualname__", None):
+            return
+        try:
+            self._check_roots(spec)
+        except ContractViolationError as e:
+            _log.warning("%s was redefined but not re-registered: %s", spec.name, e)
+            return
+        self.register(spec.fn)
+        _log.info("%s was redefined in __main__: the engine now runs the new definition", spec.name)
 
     def _check_roots(self, spec: ProcessSpec) -> None:
         for out in spec.outputs:
@@ -230,12 +254,12 @@ class TheusEngine(OwnsHandle):
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
         return self._run(spec, kwargs)
 
-    def _run(self, spec: ProcessSpec, kwargs: dict[str, Any]) -> Any:
-        """Run the attempts of one process call in this thread."""
+    def _run(self, spec: ProcessSpec, kwargs: dict[str, Any], obs: Emitter | None = None) -> Any:
+        """Run the attempts of one process call in this thread (obs: the run's events)."""
         if spec.is_async:
             _no_running_loop(spec)
-            return asyncio.run(_attempts_async(self, spec, kwargs))
-        return _attempts_sync(self, spec, kwargs)
+            return asyncio.run(_attempts_async(self, spec, kwargs, obs))
+        return _attempts_sync(self, spec, kwargs, obs)
 
     async def execute_async(self, fn_or_name: Any, /, **kwargs: Any) -> Any:
         """Run a process (async or not) from a coroutine; see :meth:`execute`. Backoff between
@@ -244,61 +268,93 @@ class TheusEngine(OwnsHandle):
 
     # --- outbox -----------------------------------------------------------------------
 
-    def process_outbox(self, handler: Callable[[OutboxMsg], Any]) -> int:
-        """Deliver committed outbox messages to ``handler`` in commit order, removing each
-        from the state only after ``handler`` returned. Returns how many were delivered; a
-        handler exception stops delivery and leaves that message (and later ones) queued."""
-        if not callable(handler):
-            raise ArgumentError(f"process_outbox: handler must be callable, got {type(handler).__name__}")
-        delivered = 0
-        with self._state.snapshot() as snap:
-            queued = snap.get("outbox")
-            keys = sorted(k for k in queued if k.startswith("m")) if queued is not None else []
-            msgs = [(k, queued[k]) for k in keys]
-        h = self._state._h
-        for key, raw in msgs:
-            handler(OutboxMsg(raw["topic"], _thaw(raw["payload"])))
-            commit(h, LATEST, {f"outbox.{key}": DELETE}, None, "outbox")
-            delivered += 1
-        return delivered
+    @property
+    def outbox(self) -> OutboxQueue:
+        """The committed outbox: ``pending`` (count), ``dead`` (dead letters), ``requeue(id)``,
+        ``errors`` (the last 100 handler failures) and ``failures`` (their count)."""
+        return self._outbox
 
-    def start_relay(self, handler: Callable[[OutboxMsg], Any], *, interval: float = 0.05) -> None:
-        """Deliver outbox messages from a background thread every ``interval`` seconds (see
-        :meth:`process_outbox`); a failing handler is retried on the next round."""
+    @property
+    def relay_errors(self) -> tuple[BaseException, ...]:
+        """The exceptions of the last 100 failed handler calls (and failed delivery rounds),
+        oldest first; a read-only view of :attr:`outbox`'s bounded ``errors`` record."""
+        return tuple(f.error for f in self._outbox.errors)
+
+    def attach_worker(self, handler: Callable[[OutboxMsg], Any], topics: Any = None) -> Callable[[OutboxMsg], Any]:
+        """Register ``handler`` to receive the committed messages of ``topics`` (a str or a list
+        of str; None: every topic no other worker takes) when :meth:`process_outbox` or the
+        relay runs without a handler of its own. Each topic has at most one worker, so each
+        message goes to one handler. Returns ``handler``."""
+        self._live("attach_worker")
+        return self._outbox.attach(handler, topics)
+
+    def detach_worker(self, handler: Callable[[OutboxMsg], Any]) -> None:
+        """Remove every registration of ``handler`` (see :meth:`attach_worker`)."""
+        self._outbox.detach(handler)
+
+    def process_outbox(self, handler: Callable[[OutboxMsg], Any] | None = None, *, limit: int | None = None,
+                       max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF) -> int:
+        """Deliver the committed outbox messages now, in commit order, and return how many
+        handler calls returned.
+
+        Each message goes to ``handler``, or without one to the worker attached for its topic
+        (messages no worker takes stay queued). A message is claimed by a compare-and-swap
+        commit before its handler runs, so any number of concurrent drains (threads, a relay, a
+        handler that drains again) deliver it once; it is removed only after its handler
+        returned. A handler exception is logged (logger ``theus.outbox``) and recorded in
+        ``engine.outbox.errors``; the message stays queued and is retried after ``backoff``
+        seconds (doubling per attempt) by a later drain, and after ``max_attempts`` failed
+        calls it moves to ``engine.outbox.dead``. KeyboardInterrupt and SystemExit from a
+        handler are recorded the same way and then re-raised. ``limit`` caps the deliveries.
+        """
+        self._live("process_outbox")
+        route = self._outbox.route(handler, "process_outbox")
+        _outbox.int_arg(limit, "process_outbox: limit", minimum=0, allow_none=True)
+        _outbox.int_arg(max_attempts, "process_outbox: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "process_outbox: backoff")
+        return self._outbox.drain(route, limit, max_attempts, backoff)
+
+    def start_relay(self, handler: Callable[[OutboxMsg], Any] | None = None, *, interval: float = 0.05,
+                    max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF) -> None:
+        """Deliver outbox messages from a background thread every ``interval`` seconds, as
+        :meth:`process_outbox` does (to ``handler``, or to the attached workers).
+
+        The relay survives every exception a handler raises (BaseException included): each is
+        logged on ``theus.outbox``, kept in the bounded ``engine.outbox.errors`` record and
+        retried with backoff; nothing is written to stderr. Stop it with :meth:`stop_relay`."""
         self._live("start_relay")
-        if not callable(handler):
-            raise ArgumentError(f"start_relay: handler must be callable, got {type(handler).__name__}")
-        if (not isinstance(interval, (int, float)) or isinstance(interval, bool)
-                or not math.isfinite(interval) or interval <= 0):
-            raise ArgumentError(f"start_relay: interval: expected a positive number of seconds, got {interval!r}")
-        if self._relay is not None:
-            raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
-        stop = threading.Event()
+        route = self._outbox.route(handler, "start_relay")
+        _outbox.seconds_arg(interval, "start_relay: interval", positive=True)
+        _outbox.int_arg(max_attempts, "start_relay: max_attempts", minimum=1)
+        _outbox.seconds_arg(backoff, "start_relay: backoff")
+        with self._relay_lock:
+            if self._relay is not None and self._relay.thread.is_alive():
+                raise ArgumentError("start_relay: a relay is already running; call stop_relay() first")
+            self._relay = relay = Relay(self._outbox, route, interval, max_attempts, backoff)
+            relay.thread.start()
 
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    self.process_outbox(handler)
-                except Exception as e:  # keep the message queued; report and retry later
-                    self.relay_errors.append(e)
-                stop.wait(interval)
-            if not self._state.closed:
-                try:
-                    self.process_outbox(handler)
-                except Exception as e:
-                    self.relay_errors.append(e)
-
-        t = threading.Thread(target=loop, name="theus-relay", daemon=True)
-        self._relay = (t, stop)
-        t.start()
-
-    def stop_relay(self) -> None:
-        """Stop the relay after a last delivery round (idempotent)."""
-        relay, self._relay = self._relay, None
-        if relay is not None:
-            relay[1].set()
-            if relay[0] is not threading.current_thread():
-                relay[0].join()
+    def stop_relay(self, timeout: float | None = None) -> None:
+        """Stop the relay after a last round that delivers the messages committed before this
+        call (except those waiting for a retry); idempotent. Messages committed later stay
+        queued for the next drain. With ``timeout`` (seconds), raise ``TimeoutError`` when a
+        handler is still running by then: the relay then ends as soon as that handler returns,
+        the message it holds stays claimed until then, and :meth:`start_relay` may start a new
+        relay at once."""
+        _outbox.seconds_arg(timeout, "stop_relay: timeout", allow_none=True)
+        with self._relay_lock:
+            relay, self._relay = self._relay, None
+        if relay is None:
+            return
+        relay.request_stop()
+        if relay.thread is threading.current_thread():
+            return  # a handler stopping its own relay: it ends after this message
+        relay.thread.join(timeout)
+        if relay.thread.is_alive():
+            relay.quit.set()
+            raise TimeoutError(
+                f"stop_relay: the relay is still running a handler after {timeout} s; it ends when that "
+                "handler returns (its message stays claimed until then)"
+            )
 
     # --- workflows --------------------------------------------------------------------
 
@@ -311,7 +367,8 @@ class TheusEngine(OwnsHandle):
         return wf
 
     def execute_workflow(self, workflow: Workflow | str | os.PathLike[str], args: Mapping[str, Any] | None = None, *,
-                         budget: int = 0) -> RunResult:
+                         budget: int = 0, on_event: Callable[[Event], Any] | None = None,
+                         progress: bool = False) -> RunResult:
         """Run a workflow (a :class:`Workflow`, a path or YAML text) and return this run's
         :class:`RunResult`: the steps run (it iterates over their names), the trace, the
         run's ``args``, its ``status`` and the versions around it. Steps committed before a
@@ -325,13 +382,47 @@ class TheusEngine(OwnsHandle):
         never share arguments or results; :attr:`last_run` is this thread's last run.
 
         ``budget`` caps the operations (process steps, condition evaluations, loop
-        iterations) of the run; 0 means the default, 1,000,000."""
+        iterations) of the run; 0 means the default, 1,000,000.
+
+        ``on_event(event)`` is called for every :class:`theus.Event` of the run as it
+        happens (steps, conditions, commits, conflicts, retries, waits; see
+        :mod:`theus.events`); ``progress=True`` shows a tqdm progress bar of the steps."""
         _count(budget, "execute_workflow: budget (0 = the default)")
+        if not isinstance(progress, bool):
+            raise ArgumentError(f"execute_workflow: progress: expected True or False, got {progress!r}")
         self._live("execute_workflow")
         wf = workflow if isinstance(workflow, Workflow) else Workflow(workflow)
         wf.validate(self)
         bound = wf.bind_args(args)
-        return self._flux_run(wf, bound, budget, self._state.version, None)
+        try:
+            obs = Emitter.for_run(on_event, progress, wf.name)
+        except TheusError as e:
+            raise ArgumentError(str(e)) from None
+        return self._flux_run(wf, bound, budget, self._state.version, None, obs)
+
+    def stream_workflow(self, workflow: Workflow | str | os.PathLike[str], args: Mapping[str, Any] | None = None, *,
+                        budget: int = 0) -> Iterator[Event]:
+        """Run a workflow in a worker thread and yield its :class:`theus.Event` s as they
+        happen; the last one is ``run_finished`` (its data holds the RunResult) or
+        ``run_failed``, after which the run's exception is raised. Leaving the loop early
+        does not stop the run: it finishes in its thread."""
+        wf = workflow if isinstance(workflow, Workflow) else self.load_workflow(workflow)
+        events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        outcome: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self.execute_workflow(wf, args, budget=budget, on_event=events.put))
+            except BaseException as e:  # delivered to the iterating thread
+                outcome.append(e)
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, name="theus-stream", daemon=True).start()
+        while (event := events.get()) is not None:
+            yield event
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
 
     def resume(self, run: RunResult, /, **inputs: Any) -> RunResult:
         """Continue a run parked at a ``flux: wait`` (``run.status == "waiting"``) from just
@@ -358,18 +449,23 @@ class TheusEngine(OwnsHandle):
                 run._paused = paused  # still resumable by its own engine
             raise ArgumentError("resume: the run belongs to another engine; resume it there")
         try:
-            return self._flux_run(wf, {**run.args, **inputs}, 0, run.start_version, handle)
+            return self._flux_run(wf, {**run.args, **inputs}, 0, run.start_version, handle,
+                                  Emitter.for_run(None, False, wf.name))
         finally:
             handle.close()
 
-    def _flux_run(self, wf: Workflow, bound: dict[str, Any], budget: int, start: int, paused: Any) -> RunResult:
-        """Run (or, with paused, resume) a checked workflow with its bound arguments."""
+    def _flux_run(self, wf: Workflow, bound: dict[str, Any], budget: int, start: int, paused: Any,
+                  obs: Emitter | None) -> RunResult:
+        """Run (or, with paused, resume) a checked workflow with its bound arguments; obs
+        receives its events."""
         sink: list[Any] = []
         run: RunResult | None = None
+        if obs is not None:
+            obs("run_started", wf.name, {"args": dict(bound), "version": start})
         try:
-            rich = bool(bound) or wf._step_options
-            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(wf, rich), budget, sink, bound, paused,
-                                    _fan if rich else None)
+            rich = bool(bound) or wf._step_options or obs is not None
+            parked = _core.flux_run(wf._h, self._state._h, self._step_runner(wf, rich, obs), budget, sink, bound,
+                                    paused, _fan if rich else None, obs.observe if obs is not None else None)
         except BaseException as e:
             run = RunResult(sink[0] if sink else None, args=bound, status="failed", error=e,
                             start_version=start, end_version=self._end_version(start))
@@ -390,17 +486,23 @@ class TheusEngine(OwnsHandle):
         finally:
             if run is not None:
                 wf.last_run = self.last_run = run
+            if obs is not None:
+                if run is not None and run.status == "failed":
+                    obs("run_failed", wf.name, {"error": run.error, "run": run})
+                elif run is not None:
+                    obs("run_finished", wf.name, {"status": run.status, "run": run})
+                obs.close()
 
     def _end_version(self, start: int) -> int:
         return start if self._state.closed else self._state.version
 
-    def _step_runner(self, wf: Workflow, rich: bool) -> Callable[..., Any]:
+    def _step_runner(self, wf: Workflow, rich: bool, obs: Emitter | None = None) -> Callable[..., Any]:
         """The callable the stepper runs a process step with: ``engine.execute(name, **with)``
         for a plain run, and for a rich one (run arguments, step retries, try or map)
         ``runner(name, args, retry, error, **with)``: the step's process gets the run
         arguments it names (parameters or placeholders; a map item's name included), the
         caught ``error`` when a parameter names it, then the step's ``with:`` (which wins),
-        under the step's RetryPolicy when it has one."""
+        under the step's RetryPolicy when it has one; obs receives the attempts' events."""
         if not rich:
             return self.execute
         accepts: dict[str, Callable[[str], bool]] = {}
@@ -420,13 +522,13 @@ class TheusEngine(OwnsHandle):
             if passed:
                 given = {**passed, **given}
             if retry is None:
-                return self.execute(name, **given)
+                return self._run(self._spec(name), given, obs)
             held = policies.get(id(retry))
             if held is None:
                 base = self._spec(name)
                 policy = RetryPolicy.from_fields(retry, f"Flux step `{name}`")
                 held = policies[id(retry)] = (retry, dataclasses.replace(base, retry=policy))
-            return self._run(held[1], given)
+            return self._run(held[1], given, obs)
 
         return run_step
 
@@ -464,13 +566,17 @@ class TheusEngine(OwnsHandle):
         return self._state.snapshot()
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
-        """Commit ``updates`` if nothing they touch changed after ``expected_version``."""
+        """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths
+        under ``outbox`` are refused (the engine owns that zone)."""
+        _no_outbox_writes(updates, "compare_and_swap")
         if self._schema is not None:
             updates = self._schema.check(updates, "compare_and_swap")
         return self._state.compare_and_swap(expected_version, updates)
 
     def update(self, updates: Mapping[str, Any]) -> int:
-        """Commit ``updates`` unconditionally (administrative write); returns the new version."""
+        """Commit ``updates`` unconditionally (administrative write); returns the new version.
+        Paths under ``outbox`` are refused (the engine owns that zone)."""
+        _no_outbox_writes(updates, "update")
         if self._schema is not None:
             updates = self._schema.check(updates, "update")
         return self._state.update(updates)
@@ -507,13 +613,15 @@ class TheusEngine(OwnsHandle):
 # cost a generator per call on the hot path; this costs nothing.
 #
 # One attempt: begin on a fresh snapshot (one crossing), call the process with its context,
-# map its return value onto the outputs, add the attempt's outbox messages (then seal the
-# buffer), and commit through the one commit path (state.commit). The commit conflict-checks
-# the paths it writes and the declared inputs (`spec.reads`), not outputs it leaves alone.
+# map its return value onto the outputs, take the attempt's outbox messages (the buffer is
+# sealed when the process returns or raises; a process with the output "outbox" may also return
+# a list of OutboxMsg), and commit through the one commit path (state.commit) with the messages
+# as appends, which the commit names and never conflict. The commit conflict-checks the paths
+# it writes and the declared inputs (`spec.reads`), not outputs it leaves alone.
 # A conflict re-runs the attempt after a jittered backoff, up to the process's retries; an
 # exception from the function re-runs it only under its RetryPolicy (`retry=`).
 _ATTEMPT_LOOP = """
-{kind}def {name}(self, spec, kwargs):
+{kind}def {name}(self, spec, kwargs, obs=None):
     if kwargs or spec.keys:
         spec, kwargs = spec.prepare(kwargs)  # a keyed contract bound to this call's key
     fn = spec.fn
@@ -523,6 +631,7 @@ _ATTEMPT_LOOP = """
     single = spec.single
     effect = spec.effect
     retry = spec.retry
+    sends = spec.sends
     schema = self._schema
     attempt = failures = 0
     while True:
@@ -531,42 +640,87 @@ _ATTEMPT_LOOP = """
             version, ctx = state_begin(h, plan, {{"outbox": box}})
         else:
             version, ctx = state_begin(h, plan, PURE_EXTRAS)
+        msgs = None
         try:
             result = fn(ctx, **kwargs)
             if result.__class__ not in _DATA and isawaitable(result):
                 result = {wait}
         except Exception as e:
-            if effect:
-                box._msgs = SEALED  # the failed attempt's messages vanish; a late add raises
             if retry is None or failures + 1 >= retry.max_attempts or not retry.should_retry(e):
                 raise
             failures += 1
-            {sleep}(retry.delay(failures))
+            pause = retry.delay(failures)
+            _retried(obs, spec, e, failures, pause)
+            {sleep}(pause)
             continue
+        finally:
+            if effect:
+                msgs = box._msgs
+                box._msgs = SEALED  # a late add (a kept ctx, a raised attempt) raises, never lost
         ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
             updates = {{single: result}}
         else:
             updates = spec.map_outputs(result)
-        if effect:
-            msgs = box._msgs
-            box._msgs = SEALED  # a late add raises instead of being lost
-            if msgs:
-                updates = {{**(updates or {{}}), **message_writes(msgs, next_stamp())}}
-        if not updates:
+        if sends and updates:
+            msgs = returned_messages(spec.name, updates, msgs)
+        if not updates and not msgs:
             return result
         if schema is not None:  # a bad value raises here: nothing committed, no retry used
             updates = schema.check(updates, spec.name)
         try:
-            commit(h, version, updates, reads, None)
+            if msgs:
+                v = commit(h, version, updates or {{}}, reads, None, appends(msgs))
+            else:
+                v = commit(h, version, updates, reads, None)
+            if obs is not None or _commit_log(10):
+                _committed(obs, spec, v, updates)
             return result
         except TransactionError as e:
             retries = self._retries if spec.retries is None else spec.retries
             if attempt >= retries:
                 raise _gave_up(spec, e, attempt + 1, retries) from None
+            _conflicted(obs, spec, e, attempt + 1)
         attempt += 1
         {sleep}(_delay(attempt))
 """
+
+
+_log = logging.getLogger("theus.engine")
+_interactive: weakref.WeakSet[TheusEngine] = weakref.WeakSet()  # engines with processes from __main__
+
+
+def redefined(spec: ProcessSpec) -> None:
+    """Called by @process for a function of __main__: every engine holding an earlier
+    definition of it (same name and qualified name) runs the new one from now on."""
+    for engine in list(_interactive):
+        if not engine._state.closed:
+            engine._redefined(spec)
+_commit_log = _log.isEnabledFor  # one check per commit (about 60 ns) keeps logging silent and cheap
+
+
+def _committed(obs: Callable[..., Any] | None, spec: ProcessSpec, version: int, updates: Mapping[str, Any]) -> None:
+    """A process committed: the run's event, and a DEBUG record on theus.engine."""
+    paths = tuple(updates)
+    if obs is not None:
+        obs("commit", spec.name, {"version": version, "paths": paths})
+    _log.debug("%s committed version %d: %s", spec.name, version, ", ".join(paths))
+
+
+def _conflicted(obs: Callable[..., Any] | None, spec: ProcessSpec, e: TransactionError, attempt: int) -> None:
+    """A commit was rejected and the process runs again on a fresh snapshot."""
+    if obs is not None:
+        obs("conflict", spec.name, {"attempt": attempt, "conflicts": tuple(e.conflicts or ()),
+                                    "expected_version": e.expected_version, "actual_version": e.actual_version})
+    _log.info("%s: attempt %d conflicted on %s (read version %s, now %s); running it again", spec.name, attempt,
+              ", ".join(e.conflicts or ()) or "the state", e.expected_version, e.actual_version)
+
+
+def _retried(obs: Callable[..., Any] | None, spec: ProcessSpec, e: BaseException, failures: int, delay: float) -> None:
+    """The function raised and its RetryPolicy runs it again after delay seconds."""
+    if obs is not None:
+        obs("retry", spec.name, {"failures": failures, "delay": delay, "error": f"{type(e).__name__}: {e}"})
+    _log.warning("%s raised %s: %s; retry %d in %.3f s", spec.name, type(e).__name__, e, failures, delay)
 
 
 def _face(name: str, **parts: str) -> Callable[..., Any]:
@@ -578,6 +732,33 @@ def _face(name: str, **parts: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), globals(), namespace)
     return namespace[name]
+
+
+def _no_user_outbox(initial: dict[str, Any]) -> None:
+    """The outbox zone of a new engine starts empty: it holds only what processes commit."""
+    if "outbox" not in initial:
+        return
+    box = initial["outbox"]
+    if isinstance(box, Mapping) and not box:
+        return
+    raise ContractViolationError(
+        "TheusEngine: the initial context holds data under 'outbox', a zone that belongs to the engine "
+        "(it holds committed messages only); move that data to another zone such as 'domain', and send "
+        "messages from processes with ctx.outbox.add(...)"
+    )
+
+
+def _no_outbox_writes(updates: Any, what: str) -> None:
+    """Refuse a direct write under the outbox zone (processes append; drains deliver)."""
+    if not isinstance(updates, Mapping):
+        return  # the core names the problem
+    for path in updates:
+        if isinstance(path, str) and (path == "outbox" or path.startswith("outbox.")):
+            raise ContractViolationError(
+                f"{what}: {path!r} is inside the outbox zone, which belongs to the engine; send messages "
+                "from a process (ctx.outbox.add or outputs=['outbox']) and manage the queue with "
+                "engine.process_outbox() and engine.outbox"
+            )
 
 
 def _gave_up(spec: ProcessSpec, e: TransactionError, attempts: int, retries: int) -> TransactionError:
@@ -627,15 +808,6 @@ def _fan(handle: Any, n: int, concurrency: int) -> None:
     with ThreadPoolExecutor(max_workers=min(concurrency, n), thread_name_prefix="theus-map") as pool:
         for done in [pool.submit(_core.flux_fan_item, handle, i) for i in range(n)]:
             done.result()
-
-
-def _thaw(value: Any) -> Any:
-    """Plain, mutable data from a committed value (views become dicts and lists)."""
-    for method in ("to_dict", "to_list"):
-        fn = getattr(type(value), method, None)
-        if fn is not None:
-            return fn(value)
-    return value
 
 
 isawaitable = inspect.isawaitable

@@ -22,6 +22,24 @@ class CommitRecord(NamedTuple):
     time: float
 
 
+class History(list):  # type: ignore[type-arg]
+    """The list :meth:`State.history` returns: CommitRecords, shown as a table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from .display import history_html
+
+        return history_html(self)
+
+
+class Diff(list):  # type: ignore[type-arg]
+    """The list :meth:`State.diff` returns: Changes, shown as a table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from .display import diff_html
+
+        return diff_html(self)
+
+
 class Change(NamedTuple):
     """One entry of :meth:`State.diff`: ``kind`` is ``"added"``, ``"changed"`` or ``"removed"``;
     ``old``/``new`` are read-only values (``None`` where absent)."""
@@ -180,6 +198,11 @@ class Snapshot(OwnsHandle):
         state = "released" if self._h.closed else "live"
         return f"<theus.Snapshot version={self._version} {state}>"
 
+    def _repr_html_(self) -> str:
+        from .display import html
+
+        return html(self)
+
 
 class State(OwnsHandle):
     """A versioned, immutable state tree with optimistic compare-and-swap commits.
@@ -289,12 +312,12 @@ class State(OwnsHandle):
 
     def history(self) -> list[CommitRecord]:
         """The last commits (at most ``history_size``), oldest first."""
-        return [CommitRecord(v, a or None, p, t) for v, a, p, t in _core.state_history(self._h)]
+        return History(CommitRecord(v, a or None, p, t) for v, a, p, t in _core.state_history(self._h))
 
     def diff(self, v1: int, v2: int) -> list[Change]:
         """The paths added, changed or removed between two retained versions: leaves, and
         empty branches as a unit; a leaf replaced by a branch (or the reverse) is one change."""
-        return [Change(*c) for c in _core.state_diff(self._h, v1, v2)]
+        return Diff(Change(*c) for c in _core.state_diff(self._h, v1, v2))
 
     def stats(self) -> dict[str, int]:
         """Bookkeeping counters (live snapshots, values waiting for release, ...)."""
@@ -329,20 +352,24 @@ LATEST: Any = object()
 """``expected`` for :func:`commit`: write unconditionally, on top of the newest version."""
 
 
-def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None) -> int:
+def commit(handle: Any, expected: Any, updates: Any, reads: Any, author: str | None, appends: Any = None) -> int:
     """The one commit path of theus: every write (a process's return, compare_and_swap,
     update, an outbox delivery) goes through here to the core's compare-and-swap. ``expected``
     is the version the writer started from, or :data:`LATEST` to commit unconditionally, on top
     of whatever concurrent writers committed meanwhile; ``reads`` is a tuple of paths, a
-    process's plan or None; ``author`` None names the plan's process (or nobody)."""
+    process's plan or None; ``author`` None names the plan's process (or nobody). ``appends``
+    is None or ``(branch path, tuple of values)``: values added under keys the commit names
+    inside its compare-and-swap (the outbox queue), never conflict-checked."""
     if type(updates) is dict and expected is not LATEST:  # the hot case first
-        return state_commit(handle, expected, updates, reads, author, False)
+        if appends is None:
+            return state_commit(handle, expected, updates, reads, author, False)
+        return state_commit(handle, expected, updates, reads, author, False, appends)
     updates = _updates(updates)
     if expected is not LATEST:
-        return state_commit(handle, expected, updates, reads, author, False)
+        return state_commit(handle, expected, updates, reads, author, False, appends)
     for _ in range(_UPDATE_ROUNDS):
         try:
-            return state_commit(handle, _core.state_version(handle), updates, reads, author, False)
+            return state_commit(handle, _core.state_version(handle), updates, reads, author, False, appends)
         except TransactionError:
             continue  # a concurrent writer touched the same paths: apply on top of it
     raise TransactionError(f"update: still conflicting after {_UPDATE_ROUNDS} attempts (heavy contention)")

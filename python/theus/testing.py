@@ -17,12 +17,13 @@ A contract mistake (an undeclared read or write, a malformed return) raises the 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Callable, Iterable, Mapping
 
 from ._core import state_begin
 from .contracts import ProcessSpec, spec_of
-from .engine import TheusEngine, _thaw
+from .engine import TheusEngine
 from .errors import ArgumentError
 from .markers import DELETE
 from .outbox import Outbox, OutboxMsg, PURE_EXTRAS
@@ -70,7 +71,7 @@ def _outcome(engine: TheusEngine, value: Any) -> ProcessOutcome:
         if path == "outbox" or path.startswith("outbox."):
             continue
         found = snap.get(path, DELETE)
-        updates[path] = found if found is DELETE else _thaw(found)
+        updates[path] = found if found is DELETE else copy.deepcopy(found)  # views become plain data
     engine.process_outbox(messages.append)
     state = engine.state.to_dict()
     state.pop("outbox", None)

@@ -161,6 +161,11 @@ class RunResult:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _repr_html_(self) -> str:
+        from .display import run_html
+
+        return run_html(self)
+
     def __repr__(self) -> str:
         if self.status == "waiting":
             return f"<theus.RunResult waiting for {self.waiting_for!r} steps={len(self.steps)}>"
@@ -286,6 +291,37 @@ class Workflow:
     def run(self, engine: "TheusEngine", args: Mapping[str, Any] | None = None, *, budget: int = 0) -> RunResult:
         """Run on ``engine``: the same as ``engine.execute_workflow(self, args, budget=budget)``."""
         return engine.execute_workflow(self, args, budget=budget)
+
+    def outline(self) -> tuple[Any, ...]:
+        """The steps as :class:`theus.display.Step` tuples (kind, label, position, blocks)."""
+        from .display import outline
+
+        return outline(_core.flux_outline(self._h))
+
+    def to_mermaid(self, run: RunResult | None = None) -> str:
+        """The workflow as a Mermaid flowchart (every step kind drawn; Flux is static, so the
+        picture is exact). With ``run``, the steps that run executed are marked."""
+        from .display import to_mermaid
+
+        return to_mermaid(self, run)
+
+    def to_dot(self, run: RunResult | None = None) -> str:
+        """The workflow as a Graphviz DOT digraph (see :meth:`to_mermaid`)."""
+        from .display import to_dot
+
+        return to_dot(self, run)
+
+    def to_svg(self, run: RunResult | None = None) -> str:
+        """The workflow drawn by Graphviz as SVG text (needs ``pip install graphviz`` and the
+        ``dot`` program: ``apt-get install graphviz``; a TheusError says which is missing)."""
+        from .display import to_svg
+
+        return to_svg(self, run)
+
+    def _repr_html_(self) -> str:
+        from .display import workflow_html
+
+        return workflow_html(self)
 
     def __reduce__(self) -> Any:
         return (Workflow._of, (self.source, self.file))

@@ -208,8 +208,9 @@ class EngineMachine(RuleBasedStateMachine):
         got: list[str] = []
         n = self.engine.process_outbox(lambda m: got.append(m.topic))
         assert got == self.outbox and n == len(got)
-        for _ in got:
-            self._commit(None, lambda t: None)  # one delete per delivered message
+        for _ in got:  # per delivered message: its claim, then its removal
+            self._commit(None, lambda t: None)
+            self._commit(None, lambda t: None)
         self.outbox = []
 
     @rule(target=snapshots)

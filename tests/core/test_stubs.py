@@ -31,7 +31,7 @@ def test_stub_matches_the_extension(tmp_path):
 @pytest.mark.parametrize("name", [
     "state_new", "state_version", "state_get", "state_begin", "state_commit", "state_snapshot",
     "state_at", "state_history", "state_diff", "state_stats", "snapshot_get", "plan_new",
-    "runtime_stats", "flux_parse", "flux_check", "flux_run", "flux_trace", "flux_fan_item",
+    "runtime_stats", "flux_parse", "flux_check", "flux_run", "flux_trace", "flux_fan_item", "flux_outline", "yaml_load",
 ])
 def test_native_functions_have_text_signatures(name):
     fn = getattr(_core, name)
@@ -51,4 +51,4 @@ def test_handle_methods_have_text_signatures():
 
 def test_state_commit_signature_names_its_arguments():
     params = list(inspect.signature(_core.state_commit).parameters)
-    assert params == ["state", "expected_version", "updates", "reads", "author", "strict"]
+    assert params == ["state", "expected_version", "updates", "reads", "author", "strict", "appends"]

@@ -31,7 +31,8 @@ def test_run_process_reports_updates_messages_value_and_state() -> None:
     assert isinstance(out, ProcessOutcome)
     assert out.value == "confirmed"
     assert out.updates == {"domain.orders.o1.status": "confirmed"}
-    assert out.messages == [OutboxMsg("confirmed", {"order": "o1", "via": "mail"})]
+    assert [(m.topic, m.payload) for m in out.messages] == [("confirmed", {"order": "o1", "via": "mail"})]
+    assert all(isinstance(m, OutboxMsg) for m in out.messages)
     assert out.state["domain"]["orders"] == {"o1": {"qty": 2, "status": "confirmed"}, "o2": {"qty": 0}}
     assert "outbox" not in out.state
     assert STATE["domain"]["orders"]["o1"] == {"qty": 2}  # the caller's dict is untouched

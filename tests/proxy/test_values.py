@@ -124,12 +124,19 @@ def test_numpy_dtypes_and_strides(dtype):
     assert np.shares_memory(f, a)
 
 
-def test_numpy_arrays_numpy_cannot_export_come_back_as_readonly_copies():
-    for a in (np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([[1], "x"], dtype=object)):
+def test_numpy_dtypes_the_buffer_protocol_cannot_carry_are_read_over_the_same_memory():
+    """datetime and gapped struct dtypes have no buffer format: their memory is exported as
+    byte strings of the same item size and viewed back, read-only; object arrays are copies."""
+    gapped = np.dtype({"names": ["a"], "formats": ["<i4"], "offsets": [4], "itemsize": 12})
+    for a in (np.array(["2020-01-01"], dtype="datetime64[D]"), np.zeros(3, dtype=gapped)):
         f = _freeze(a)
-        assert not f.flags.writeable
-        assert not np.shares_memory(f, a) or a.dtype == object
+        assert not f.flags.writeable and f.dtype == a.dtype
+        assert np.shares_memory(f, a)
         assert not reaches(f, a)
+    a = np.array([[1], "x"], dtype=object)
+    f = _freeze(a)
+    assert not f.flags.writeable and not np.shares_memory(f, a)
+    assert not reaches(f, a)
 
 
 def test_numpy_values_compare_without_raising():

@@ -427,7 +427,7 @@ def test_garbage_handles_are_argument_errors(engine, entry, bad):
     args = {
         "flux_trace": (bad,),
         "flux_check": (bad, (), None),
-        "flux_run": (bad, engine._state._h, engine.execute, 0, [], {}, None, None),
+        "flux_run": (bad, engine._state._h, engine.execute, 0, [], {}, None, None, None),
     }[entry]
     with pytest.raises(ArgumentError, match="expected a theus handle"):
         getattr(_core, entry)(*args)
@@ -457,7 +457,7 @@ def test_workflow_and_trace_handles_of_the_wrong_kind(engine):
     with pytest.raises(ArgumentError, match="expected a theus handle of a workflow"):
         _core.flux_check(run._h, (), None)  # a trace is not a workflow
     with pytest.raises(ArgumentError, match="expected a theus handle of a state"):
-        _core.flux_run(wf._h, wf._h, engine.execute, 0, [], {}, None, None)  # a workflow is not a state
+        _core.flux_run(wf._h, wf._h, engine.execute, 0, [], {}, None, None, None)  # a workflow is not a state
     assert run.executed == ("hit",)
 
 
@@ -466,7 +466,7 @@ def test_closed_handle_is_refused_not_reused(engine):
     h = wf._h
     h.close()
     for call in (lambda: _core.flux_check(h, (), None),
-                 lambda: _core.flux_run(h, engine._state._h, engine.execute, 0, [], {}, None, None)):
+                 lambda: _core.flux_run(h, engine._state._h, engine.execute, 0, [], {}, None, None, None)):
         with pytest.raises(ArgumentError, match="workflow was released"):
             call()
 
@@ -579,5 +579,5 @@ def test_unusual_str_and_int_values():
 def test_run_arguments_are_validated(engine, runner, sink, fragment):
     wf = engine.load_workflow("steps: [hit]\n")
     with pytest.raises(ArgumentError, match=fragment):
-        _core.flux_run(wf._h, engine._state._h, runner, 0, sink, {}, None, None)
+        _core.flux_run(wf._h, engine._state._h, runner, 0, sink, {}, None, None, None)
     assert LOG == []

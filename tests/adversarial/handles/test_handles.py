@@ -199,8 +199,8 @@ NUMBER_CALLS = [
     ("state_stats", lambda n, s, snap, plan, wf: _core.state_stats(n)),
     ("snapshot_get", lambda n, s, snap, plan, wf: _core.snapshot_get(n, "domain.x")),
     ("flux_check", lambda n, s, snap, plan, wf: _core.flux_check(n, (), None)),
-    ("flux_run workflow", lambda n, s, snap, plan, wf: _core.flux_run(n, s._h, print, 0, [], {}, None, None)),
-    ("flux_run state", lambda n, s, snap, plan, wf: _core.flux_run(wf._h, n, print, 0, [], {}, None, None)),
+    ("flux_run workflow", lambda n, s, snap, plan, wf: _core.flux_run(n, s._h, print, 0, [], {}, None, None, None)),
+    ("flux_run state", lambda n, s, snap, plan, wf: _core.flux_run(wf._h, n, print, 0, [], {}, None, None, None)),
     ("flux_trace", lambda n, s, snap, plan, wf: _core.flux_trace(n)),
 ]
 

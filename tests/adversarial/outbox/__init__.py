@@ -1,0 +1,2 @@
+"""The outbox zone belongs to the engine: exactly one delivery per committed message, no forged or
+lost ones."""
