@@ -61,19 +61,24 @@ class Context(Protocol, Generic[_D]):
     """
 
     @property
-    def domain(self) -> _D: ...
+    def domain(self) -> _D:
+        """The domain zone, typed as its schema model (read-only)."""
 
     @property
-    def global_(self) -> Any: ...
+    def global_(self) -> Any:
+        """The global zone (``ctx["global"]``)."""
 
     @property
-    def heavy(self) -> Any: ...
+    def heavy(self) -> Any:
+        """The heavy zone."""
 
     @property
-    def outbox(self) -> Any: ...
+    def outbox(self) -> Any:
+        """The process's outbox (``ctx.outbox.add(...)``)."""
 
     @property
-    def version(self) -> int: ...
+    def version(self) -> int:
+        """The version the process reads."""
 
 
 def _pydantic() -> Any:
@@ -116,7 +121,10 @@ class _Node:
             self._extra = config.get("extra") == "allow"
             self._leaf = False
         elif dataclasses.is_dataclass(target) and isinstance(target, type):
-            hints = typing.get_type_hints(target, include_extras=True)
+            try:
+                hints = typing.get_type_hints(target, include_extras=True)
+            except Exception:  # unresolvable forward references: the declared annotations
+                hints = {f.name: f.type for f in dataclasses.fields(target)}
             self._fields = {f.name: _Node(hints.get(f.name, Any), f"{target.__name__}.{f.name}")
                             for f in dataclasses.fields(target)}
             self._leaf = False
