@@ -234,7 +234,11 @@ def _messages(e: Any) -> str:
     for err in e.errors(include_url=False):
         loc = ".".join(str(x) for x in err.get("loc", ()))
         got = err.get("input", None)
-        text = f"{err['msg']} (got {type(got).__name__} {got!r:.80})"
+        try:
+            shown = repr(got)[:80]
+        except Exception:  # a hostile __repr__ must not hide the field error
+            shown = "<unprintable>"
+        text = f"{err['msg']} (got {type(got).__name__} {shown})"
         parts.append(f"{loc}: {text}" if loc else text)
     return "; ".join(parts)
 

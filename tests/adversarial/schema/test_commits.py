@@ -416,3 +416,66 @@ def test_an_explicit_extra_ignore_drops_unknown_fields() -> None:
     assert e.state.domain.to_dict() == {"n": 1}
     with pytest.raises(ContractViolationError, match="no field 'dropped'"):
         e.update({"domain.dropped": 1})  # a path write names a field the model does not have
+
+
+def test_hostile_values_get_a_clear_error() -> None:
+    class Hostile:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+        def __eq__(self, other):
+            raise RuntimeError("no eq")
+
+        __hash__ = object.__hash__
+
+    e = engine()
+    with pytest.raises(ContractViolationError, match=r"domain\.qty: .*got Hostile <unprintable>"):
+        e.update({"domain.qty": Hostile()})
+    with pytest.raises(ContractViolationError, match=r"domain\.lines\.x"):
+        e.update({"domain.lines.x": {"sku": Hostile(), "qty": 1}})
+    assert e.state.version == 0
+
+
+def test_a_validator_exception_passes_through_and_commits_nothing() -> None:
+    from pydantic import field_validator
+
+    class Picky(BaseModel):
+        n: int = 0
+
+        @field_validator("n")
+        @classmethod
+        def boom(cls, v):
+            if v == 13:
+                raise LookupError("unlucky")  # not a validation error: the user's exception
+            if v == 7:
+                raise ValueError("seven is taken")  # pydantic turns it into a field error
+            return v
+
+    e = TheusEngine({"domain": {}}, schema={"domain": Picky})
+    with pytest.raises(LookupError, match="unlucky"):
+        e.update({"domain": {"n": 13}})
+    with pytest.raises(ContractViolationError, match=r"update: domain: Picky: n: Value error, seven is taken"):
+        e.update({"domain": {"n": 7}})
+    assert e.state.version == 0 and e.state.domain.n == 0
+
+
+def test_many_threads_writing_validated_values() -> None:
+    e = engine()
+    errors = []
+
+    def work(i: int) -> None:
+        for j in range(50):
+            e.update({f"domain.lines.t{i}": {"sku": f"S{j}", "qty": str(j)}})
+            try:
+                e.update({f"domain.lines.t{i}.qty": -j - 1})
+            except ContractViolationError as err:
+                errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 200
+    assert e.state.version == 200
+    assert {e.state.domain.lines[f"t{i}"].qty for i in range(4)} == {49}
