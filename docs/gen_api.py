@@ -13,7 +13,7 @@ import re
 import sys
 
 OUT = pathlib.Path(__file__).resolve().parent / "api.md"
-MODULES = ("theus", "theus.heavy", "theus.testing", "theus.display", "theus.events")
+MODULES = ("theus", "theus.heavy", "theus.schema", "theus.testing", "theus.display", "theus.events")
 
 
 def _doc(obj: object) -> str:

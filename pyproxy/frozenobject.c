@@ -16,6 +16,17 @@
  * Protocol slots of the wrapped class (len, iter, [], arithmetic, calls) and __getattr__ /
  * __getattribute__ overrides are not forwarded.
  *
+ * Pydantic models are the one exception to "methods see the view": pydantic's own methods
+ * (model_dump, model_copy, __eq__, __repr__, ...) read the instance's __dict__ in Rust and
+ * build copies with type(self), so bound to a view they fail. The read-side methods that
+ * pydantic.BaseModel itself defines (a fixed list, model_methods) run on an independent copy
+ * made by theus_thaw, so they work and cannot reach the committed instance; a method of the
+ * user's model class still runs with the view as self. Extra fields and private attributes
+ * read from the instance's __pydantic_extra__ / __pydantic_private__, frozen, and __dict__
+ * reads as a FrozenDict (pydantic's __eq__ compares other.__dict__), so `model == view` works.
+ * The class is recognised without importing pydantic: a class named BaseModel from module
+ * pydantic.main on the instance's MRO.
+ *
  * FrozenBuffer holds an object with the buffer protocol and exports its memory read-only; it
  * refuses writable requests. It is what a read-only memoryview or numpy array returned by a
  * read is built on, so `memoryview.obj` and `ndarray.base` lead to it, never to the writable
@@ -31,6 +42,103 @@ static PyObject *str_hash = NULL;
 static PyObject *str_repr = NULL;
 static PyObject *object_eq = NULL;   /* object.__eq__ (borrowed from object's dict) */
 static PyObject *object_repr = NULL; /* object.__repr__ (borrowed) */
+static PyObject *str_module = NULL;
+static PyObject *str_extra = NULL;   /* __pydantic_extra__ */
+static PyObject *str_private = NULL; /* __pydantic_private__ */
+static PyObject *model_methods = NULL; /* frozenset of the BaseModel methods run on a copy */
+static PyTypeObject *model_base_type = NULL; /* pydantic.BaseModel once seen (strong) */
+
+PyTypeObject *
+theus_model_base(PyTypeObject *tp)
+{
+    if (model_base_type != NULL) {
+        return PyType_IsSubtype(tp, model_base_type) ? model_base_type : NULL;
+    }
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || strcmp(t->tp_name, "BaseModel") != 0) {
+            continue;
+        }
+        PyObject *d = theus_type_dict(t);
+        PyObject *mod = d ? PyDict_GetItemWithError(d, str_module) : NULL;
+        int match = mod != NULL && PyUnicode_Check(mod) && PyUnicode_CompareWithASCIIString(mod, "pydantic.main") == 0;
+        Py_XDECREF(d);
+        PyErr_Clear();
+        if (match) {
+            Py_INCREF(t);
+            model_base_type = t;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* model_method_on_copy: descr is a read-side method pydantic.BaseModel itself defines (one a
+   user class does not override), which must run on a copy of the instance. */
+static int
+model_method_on_copy(PyTypeObject *tp, PyObject *name, PyObject *descr)
+{
+    PyTypeObject *base = theus_model_base(tp);
+    if (base == NULL) {
+        return 0;
+    }
+    int listed = PySet_Contains(model_methods, name);
+    if (listed <= 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *d = theus_type_dict(base);
+    PyObject *own = d ? PyDict_GetItemWithError(d, name) : NULL;
+    Py_XDECREF(d);
+    PyErr_Clear();
+    return own == descr;
+}
+
+/* bind_to_copy binds a BaseModel method to an independent copy of obj; the result is frozen
+   by the caller, so what it returns (a dict, a new model) is the caller's own data. */
+static PyObject *
+bind_to_copy(PyObject *descr, PyObject *obj, PyTypeObject *tp)
+{
+    PyObject *copy = theus_thaw_root(obj);
+    if (copy == NULL) {
+        return NULL;
+    }
+    PyObject *v = Py_TYPE(descr)->tp_descr_get(descr, copy, (PyObject *)tp);
+    Py_DECREF(copy);
+    return v;
+}
+
+/* model_extra_attr reads name from a pydantic model's __pydantic_extra__ or
+   __pydantic_private__ dict (frozen); NULL with no exception when neither has it. */
+static PyObject *
+model_extra_attr(PyObject *obj, PyObject *name)
+{
+    PyObject *slots[2] = {str_extra, str_private};
+    for (int i = 0; i < 2; i++) {
+        PyObject *d = PyObject_GenericGetAttr(obj, slots[i]);
+        if (d == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        PyObject *v = PyDict_Check(d) ? PyDict_GetItemWithError(d, name) : NULL;
+        if (v != NULL) {
+            Py_INCREF(v);
+            Py_DECREF(d);
+            PyObject *f = theus_freeze_fast(v);
+            Py_DECREF(v);
+            return f;
+        }
+        Py_DECREF(d);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
 
 static int
 is_dunder(PyObject *name)
@@ -62,6 +170,12 @@ frozenobject_getattro(PyObject *self, PyObject *name)
             return (PyObject *)tp;
         }
         if (theus_is_dict_name(name)) {
+            if (tp->tp_dictoffset != 0 && theus_model_base(tp) != NULL) {
+                PyObject *d = PyObject_GenericGetDict(obj, NULL); /* pydantic's __eq__ reads it */
+                PyObject *f = d ? theus_freeze_fast(d) : NULL;
+                Py_XDECREF(d);
+                return f;
+            }
             return theus_raise_readonly("FrozenObject", "expose __dict__ (a view has none)");
         }
         if (theus_lookup_type(Py_TYPE(self), name) != NULL) {
@@ -118,11 +232,20 @@ frozenobject_getattro(PyObject *self, PyObject *name)
         }
     }
     if (descr == NULL) {
+        if (theus_model_base(tp) != NULL) {
+            PyObject *v = model_extra_attr(obj, name);
+            if (v != NULL || PyErr_Occurred()) {
+                return v;
+            }
+        }
         return no_attribute(obj, name);
     }
     PyObject *v;
     descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
-    if (get != NULL) {
+    if (get != NULL && model_method_on_copy(tp, name, descr)) {
+        v = bind_to_copy(descr, obj, tp);
+    }
+    else if (get != NULL) {
         v = get(descr, self, (PyObject *)tp); /* methods are bound to the view */
     }
     else {
@@ -163,13 +286,27 @@ frozenobject_richcompare(PyObject *self, PyObject *other, int op)
         Py_RETURN_NOTIMPLEMENTED;
     }
     Py_INCREF(eq);
-    PyObject *bound = Py_TYPE(eq)->tp_descr_get(eq, self, (PyObject *)tp);
+    PyObject *bound;
+    PyObject *arg = other;
+    Py_INCREF(arg);
+    if (model_method_on_copy(tp, str_eq, eq)) {
+        bound = bind_to_copy(eq, obj, tp); /* pydantic's __eq__ needs real models on both sides */
+        if (Py_IS_TYPE(other, &theus_FrozenObject_Type)) {
+            Py_SETREF(arg, theus_thaw_root(FO_DATA(other)));
+        }
+    }
+    else {
+        bound = Py_TYPE(eq)->tp_descr_get(eq, self, (PyObject *)tp);
+    }
     Py_DECREF(eq);
-    if (bound == NULL) {
+    if (bound == NULL || arg == NULL) {
+        Py_XDECREF(bound);
+        Py_XDECREF(arg);
         return NULL;
     }
-    PyObject *r = PyObject_CallOneArg(bound, other);
+    PyObject *r = PyObject_CallOneArg(bound, arg);
     Py_DECREF(bound);
+    Py_DECREF(arg);
     if (r == NULL || r == Py_NotImplemented || op == Py_EQ) {
         return r;
     }
@@ -228,7 +365,8 @@ frozenobject_repr(PyObject *self)
     }
     else {
         Py_INCREF(fn);
-        PyObject *bound = Py_TYPE(fn)->tp_descr_get(fn, self, (PyObject *)tp);
+        PyObject *bound = model_method_on_copy(tp, str_repr, fn) ? bind_to_copy(fn, obj, tp)
+                                                                 : Py_TYPE(fn)->tp_descr_get(fn, self, (PyObject *)tp);
         Py_DECREF(fn);
         inner = bound ? PyObject_CallNoArgs(bound) : NULL;
         Py_XDECREF(bound);
@@ -438,6 +576,44 @@ theus_frozenobject_init(void)
     }
     if (str_repr == NULL && (str_repr = PyUnicode_InternFromString("__repr__")) == NULL) {
         return -1;
+    }
+    if (str_module == NULL && (str_module = PyUnicode_InternFromString("__module__")) == NULL) {
+        return -1;
+    }
+    if (str_extra == NULL && (str_extra = PyUnicode_InternFromString("__pydantic_extra__")) == NULL) {
+        return -1;
+    }
+    if (str_private == NULL && (str_private = PyUnicode_InternFromString("__pydantic_private__")) == NULL) {
+        return -1;
+    }
+    if (model_methods == NULL) {
+        /* pydantic.BaseModel's read-side methods; its mutators (__init__, __setattr__,
+           __delattr__, __setstate__, model_post_init) stay bound to the view, so they raise */
+        static const char *names[] = {
+            "model_dump", "model_dump_json", "model_copy", "__copy__", "__deepcopy__",
+            "__replace__", "__getstate__", "__eq__", "__iter__", "__repr__", "__repr_args__",
+            "__repr_name__", "__repr_recursion__", "__repr_str__", "__pretty__", "__rich_repr__",
+            "__str__", "dict", "json", "copy", "_iter", "_copy_and_set_values", "_calculate_keys",
+            NULL,
+        };
+        PyObject *set = PySet_New(NULL);
+        for (int i = 0; set != NULL && names[i] != NULL; i++) {
+            PyObject *n = PyUnicode_InternFromString(names[i]);
+            if (n == NULL || PySet_Add(set, n) < 0) {
+                Py_XDECREF(n);
+                Py_CLEAR(set);
+                break;
+            }
+            Py_DECREF(n);
+        }
+        if (set == NULL) {
+            return -1;
+        }
+        model_methods = PyFrozenSet_New(set);
+        Py_DECREF(set);
+        if (model_methods == NULL) {
+            return -1;
+        }
     }
     if (PyType_Ready(&PyBaseObject_Type) < 0) {
         return -1;

@@ -146,6 +146,10 @@ PyObject *theus_repr_plain(PyObject *raw);
 /* theus_wrap returns a new view of `type` around obj (no type check). */
 PyObject *theus_wrap(PyTypeObject *type, PyObject *obj);
 
+/* theus_model_base returns pydantic.BaseModel (borrowed) when tp is a pydantic model class,
+ * else NULL with no exception; pydantic is never imported (frozenobject.c). */
+PyTypeObject *theus_model_base(PyTypeObject *tp);
+
 /* theus_thaw returns a deep, independent, mutable copy of obj as plain data. memo is a dict
  * id -> copy shared through one copy (created on demand when *memo is NULL). */
 PyObject *theus_thaw(PyObject *obj, PyObject **memo);

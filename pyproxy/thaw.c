@@ -9,7 +9,8 @@
  *     (type.__new__ with no arguments, __init__ not called, as copy does), value objects such
  *     as frozen dataclasses included (enum members are shared); a class that defines
  *     __deepcopy__ gets it called with the read-only view as self, and whatever it returns that
- *     is still a theus view is thawed in turn.
+ *     is still a theus view is thawed in turn; pydantic.BaseModel's own __deepcopy__ (which
+ *     builds type(self)) is skipped for the attribute copy, which does what it does.
  */
 #include "internal.h"
 
@@ -325,6 +326,18 @@ thaw_object(PyObject *obj, PyObject **memo)
     PyObject *hook = theus_lookup_type(tp, str_deepcopy);
     if (hook == NULL || hook == object_deepcopy || Py_TYPE(hook)->tp_descr_get == NULL) {
         return copy_object(obj, memo);
+    }
+    PyTypeObject *model = theus_model_base(tp);
+    if (model != NULL) { /* pydantic's own __deepcopy__ is the attribute copy (type(self) would be the view) */
+        PyObject *d = theus_type_dict(model);
+        PyObject *own = d ? PyDict_GetItemWithError(d, str_deepcopy) : NULL;
+        Py_XDECREF(d);
+        if (own == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (own == hook) {
+            return copy_object(obj, memo);
+        }
     }
     PyObject *view = theus_wrap(&theus_FrozenObject_Type, obj);
     if (view == NULL) {

@@ -19,7 +19,7 @@ def pytest_report_header(config):
 
 # The adversarial categories: the directory names under tests/adversarial/, in report order.
 CATEGORIES = ("crashes", "escapes", "fidelity", "handles", "kernel", "contracts", "flux", "errors", "heavy",
-              "outbox")
+              "outbox", "schema")
 _OTHER = "other tests"
 # When a test has several reports (setup, call, teardown), the worst outcome counts.
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}

@@ -25,6 +25,7 @@ from .state import Change, CommitRecord, Snapshot, State
 from .contracts import StateUpdate, process
 from .retry import RetryPolicy
 from .engine import TheusEngine
+from .schema import Context
 from .outbox import OutboxMsg
 from .workflow import REQUIRED, RunResult, TraceEntry, Workflow
 from .events import Event
@@ -38,6 +39,7 @@ __all__ = [
     "DELETE",
     "heavy",
     "TheusEngine",
+    "Context",
     "process",
     "StateUpdate",
     "RetryPolicy",

@@ -22,6 +22,7 @@ from . import outbox as _outbox
 from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQueue, PURE_EXTRAS, Relay, appends,
                      returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
+from .schema import Schema
 from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 from ._lazy import lazy_module
@@ -80,7 +81,9 @@ class TheusEngine(OwnsHandle):
     zones). ``strict_cas=True`` rejects a commit when any other commit happened after the
     process started (default: only when a path it declared changed). ``retries``: how many
     times a rejected attempt is re-run on a fresh snapshot. ``history=N`` keeps the last N
-    versions whole for :meth:`at` and :meth:`diff`.
+    versions whole for :meth:`at` and :meth:`diff`. ``schema={"domain": Order, ...}`` declares
+    zones by pydantic models or dataclasses: the initial context and every commit's writes
+    under them are validated and stored coerced (see :mod:`theus.schema`).
 
     An engine owns its state in this process: ``copy``, ``deepcopy`` and ``pickle`` raise
     ``TypeError``. To use theus in a worker process, create the engine there (pass it the
@@ -93,13 +96,17 @@ class TheusEngine(OwnsHandle):
         "and register the processes there)"
     )
 
-    def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0) -> None:
+    def __init__(self, context: Any = None, *, strict_cas: bool = False, retries: int = 3, history: int = 0,
+                 schema: Mapping[str, type] | None = None) -> None:
         if not isinstance(strict_cas, bool):
             raise ArgumentError(f"TheusEngine: strict_cas: expected True or False, got {strict_cas!r}")
         _count(retries, "TheusEngine: retries")
         _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
         _no_user_outbox(initial)
+        self._schema = None if schema is None else Schema(schema)
+        if self._schema is not None:
+            initial = self._schema.initial(initial)
         self._state = State(initial, strict=strict_cas, history=history)
         self._strict = strict_cas
         self._retries = retries
@@ -574,12 +581,16 @@ class TheusEngine(OwnsHandle):
         """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths
         under ``outbox`` are refused (the engine owns that zone)."""
         _no_outbox_writes(updates, "compare_and_swap")
+        if self._schema is not None:
+            updates = self._schema.check(updates, "compare_and_swap")
         return self._state.compare_and_swap(expected_version, updates)
 
     def update(self, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` unconditionally (administrative write); returns the new version.
         Paths under ``outbox`` are refused (the engine owns that zone)."""
         _no_outbox_writes(updates, "update")
+        if self._schema is not None:
+            updates = self._schema.check(updates, "update")
         return self._state.update(updates)
 
     def history(self) -> list[CommitRecord]:
@@ -633,6 +644,7 @@ _ATTEMPT_LOOP = """
     effect = spec.effect
     retry = spec.retry
     sends = spec.sends
+    schema = self._schema
     attempt = failures = 0
     while True:
         if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
@@ -666,6 +678,8 @@ _ATTEMPT_LOOP = """
             msgs = returned_messages(spec.name, updates, msgs)
         if not updates and not msgs:
             return result
+        if schema is not None:  # a bad value raises here: nothing committed, no retry used
+            updates = schema.check(updates, spec.name)
         try:
             if msgs:
                 v = commit(h, version, updates or {{}}, reads, None, appends(msgs))
