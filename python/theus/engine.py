@@ -575,7 +575,7 @@ class TheusEngine(OwnsHandle):
         """A read-only snapshot of the newest version."""
         state = self._state
         h, v = state_snapshot(state._h)  # State.snapshot() without a call between
-        return Snapshot(h, v, state)
+        return Snapshot(h, v, state._caching)
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths

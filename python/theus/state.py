@@ -118,7 +118,7 @@ class Snapshot(OwnsHandle):
         _set_h(self, handle)
         _set_version(self, version)
         _set_zones(self, None)
-        _set_owner(self, owner)  # the State: its close() drops the zone views cached here
+        _set_owner(self, owner)  # its State's registry: State.close() drops the zone views cached here
 
     def _closed(self) -> ArgumentError:
         """The error of a released snapshot, or of one whose state was closed (worded by the
@@ -153,7 +153,7 @@ class Snapshot(OwnsHandle):
             object.__setattr__(self, name, value)
             owner = self._owner
             if owner is not None:
-                owner._caching.add(self)
+                owner.add(self)
         else:
             if zones is None:
                 _set_zones(self, zones := {})
@@ -332,14 +332,14 @@ class State(OwnsHandle):
     def snapshot(self) -> Snapshot:
         """A :class:`Snapshot` of the newest version."""
         h, v = _core.state_snapshot(self._h)
-        return Snapshot(h, v, self)
+        return Snapshot(h, v, self._caching)
 
     def at(self, version: int) -> Snapshot:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
         the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
         otherwise."""
         h, v = _core.state_at(self._h, version)  # a version not kept: the error names history=
-        return Snapshot(h, v, self)
+        return Snapshot(h, v, self._caching)
 
     def history(self) -> list[CommitRecord]:
         """The last commits (at most ``history_size``), oldest first."""
