@@ -505,6 +505,8 @@ static PyMethodDef frozendict_methods[] = {
     {"__deepcopy__", frozendict_deepcopy, METH_O, PyDoc_STR("__deepcopy__($self, memo, /)\n--\n\ncopy.deepcopy(view) -> to_dict().")},
     {"__reduce__", frozendict_reduce, METH_NOARGS, PyDoc_STR("__reduce__($self, /)\n--\n\nPickles as a plain dict (a deep copy).")},
     {"__reduce_ex__", frozendict_reduce_ex, METH_O, PyDoc_STR("__reduce_ex__($self, protocol, /)\n--\n\nPickles as a plain dict (a deep copy).")},
+    {"_repr_pretty_", (PyCFunction)(void (*)(void))theus_repr_pretty, METH_FASTCALL,
+     PyDoc_STR("_repr_pretty_($self, printer, cycle, /)\n--\n\nA size-limited text form for IPython (repr() is the full form).")},
     {"_repr_html_", theus_repr_html, METH_NOARGS,
      PyDoc_STR("_repr_html_($self, /)\n--\n\nA collapsible, size-limited HTML tree (Jupyter shows it).")},
     {"__reversed__", frozendict_reversed, METH_NOARGS, PyDoc_STR("__reversed__($self, /)\n--\n\nKeys in reverse insertion order.")},

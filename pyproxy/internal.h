@@ -42,6 +42,8 @@ extern PyObject *theus_ContractViolationError;
 PyObject *theus_raise_readonly(const char *what, const char *action);
 /* _repr_html_ of the views (module.c): theus.display.html(self), for Jupyter. */
 PyObject *theus_repr_html(PyObject *self, PyObject *unused);
+/* _repr_pretty_ of the views (module.c): theus.display.pretty(self, printer, cycle), for IPython. */
+PyObject *theus_repr_pretty(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 int theus_raise_readonly_int(const char *what, const char *action);
 /* theus_raise_readonly_obj: the same with "<verb> <repr(name)>" as the action. */
 PyObject *theus_raise_readonly_obj(const char *what, const char *verb, PyObject *name);

@@ -58,6 +58,24 @@ theus_repr_html(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* _repr_pretty_ of the views for IPython's text display: theus.display.pretty(self, p, cycle),
+   a size-limited one-screen form (repr() stays the full dict/list form). */
+PyObject *
+theus_repr_pretty(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_repr_pretty_(printer, cycle) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *mod = PyImport_ImportModule("theus.display");
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(mod, "pretty", "OOO", self, args[0], args[1]);
+    Py_DECREF(mod);
+    return out;
+}
+
 static PyObject *
 module_heavy_ref(PyObject *module, PyObject *args)
 {

@@ -16,7 +16,7 @@ from .errors import TheusError
 if TYPE_CHECKING:
     from .workflow import RunResult, Workflow
 
-__all__ = ["Step", "outline", "to_mermaid", "to_dot", "to_svg", "html"]
+__all__ = ["Step", "outline", "to_mermaid", "to_dot", "to_svg", "html", "pretty"]
 
 MAX_CHILDREN = 50
 """How many entries of one dict or list the HTML tree shows (the rest are counted)."""
@@ -330,6 +330,22 @@ def html(value: Any) -> str:
         zones = {z: value[z] for z in value.zones()}
         return f"{_STYLE}<div class='theus'><b>{_esc(title)}</b>{_tree(zones, 0)}</div>"
     return f"{_STYLE}<div class='theus'>{_tree(value, 0)}</div>"
+
+
+def pretty(value: Any, printer: Any, cycle: bool) -> None:
+    """IPython's text form of a read-only view: the type, the size and at most MAX_CHILDREN
+    entries, each shortened to MAX_TEXT characters (repr() is the full form)."""
+    name = type(value).__name__
+    if cycle:
+        printer.text(f"{name}(...)")
+        return
+    n = len(value)
+    is_map = hasattr(value, "keys")
+    pairs = list(value.items())[:MAX_CHILDREN] if is_map else list(value)[:MAX_CHILDREN]
+    parts = [f"{k!r}: {_short(v)}" for k, v in pairs] if is_map else [_short(v) for v in pairs]
+    more = [f"... {n - MAX_CHILDREN} more"] if n > MAX_CHILDREN else []
+    open_, close = ("{", "}") if is_map else ("[", "]")
+    printer.text(f"{name}({n} {'items' if n != 1 else 'item'}) {open_}" + ", ".join(parts + more) + close)
 
 
 def run_html(run: "RunResult") -> str:

@@ -161,3 +161,12 @@ def test_heavy_values_show_shape_and_dtype_not_data():
     e = TheusEngine({"domain": {}, "heavy": {"frame": np.zeros((480, 640), dtype=np.uint8)}})
     page = e.state._repr_html_()
     assert "shape=(480, 640)" in page and "dtype=uint8" in page and "307,200 bytes" in page
+
+
+def test_ipython_text_form_is_short():
+    from IPython.lib.pretty import pretty
+    e = TheusEngine({"domain": {"big": {f"k{i}": "x" * 200 for i in range(500)}, "l": list(range(3))}})
+    text = pretty(e.state.domain.big)
+    assert text.startswith("FrozenDict(500 items) {'k0': ") and "... 450 more" in text and len(text) < 6000
+    assert pretty(e.state.domain.l) == "FrozenList(3 items) [0, 1, 2]"
+    assert repr(e.state.domain.l) == repr([0, 1, 2]) or "0, 1, 2" in repr(e.state.domain.l)
