@@ -255,8 +255,10 @@ func TestRunInterrupted(t *testing.T) {
 	tr, err := w.Run(h, RunOptions{})
 	assert.Equal(t, error(stop), err, "returned unchanged, not wrapped")
 	assert.Equal(t, 10, h.polls)
+	// Polls come every pollEvery operations, or sooner when pollInterval of wall time passed
+	// (a loaded machine, -race): only the upper bound is independent of the clock.
 	assert.Less(t, tr.Operations, 10*pollEvery+2)
-	assert.Greater(t, tr.Operations, 9*pollEvery)
+	assert.GreaterOrEqual(t, tr.Operations, 10)
 }
 
 func TestRunInterruptedBeforeFirstStep(t *testing.T) {
