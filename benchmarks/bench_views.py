@@ -91,6 +91,8 @@ def main() -> None:
     compare("for x in fl (1,000 items)", "for x in fl: pass", "for x in list", "for x in lst: pass", env, 2_000)
     compare("len(fd)", "len(fd)", "len(dict)", "len(d)", env, n)
     compare('"k" in fd', '"k" in fd', '"k" in dict', '"k" in d', env, n)
+    compare("for kv in fd.items() (7)", "for kv in fd.items(): pass", "for kv in dict.items()",
+            "for kv in d.items(): pass", env, 100_000)
     compare("execute, 5 inputs + outbox", "engine.execute(effect5)", "namespace ctx by hand", "by_hand()", env, 50_000)
     compare("execute, 5 inputs", "engine.execute(pure5)", "namespace ctx by hand", "by_hand()", env, 50_000)
 
