@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// carried is one call of Options.Carry as a test records it.
-type carried struct {
+// carryCall is one call of Options.Carry as a test records it.
+type carryCall struct {
 	memo    int
 	copy    *Node[int]
 	changed []string
@@ -15,12 +15,12 @@ type carried struct {
 
 // carrier records Carry calls and takes the memo (storing memo+1000 on the copy) when take.
 type carrier struct {
-	calls []carried
+	calls []carryCall
 	take  bool
 }
 
 func (c *carrier) carry(memo int, copy *Node[int], changed []string, read bool) bool {
-	c.calls = append(c.calls, carried{memo, copy, slices.Clone(changed), read})
+	c.calls = append(c.calls, carryCall{memo, copy, slices.Clone(changed), read})
 	if !c.take {
 		return false
 	}
@@ -32,7 +32,7 @@ func memoOn(t *testing.T, s *State[int], path string, memo int, read bool) {
 	t.Helper()
 	sn := s.Snapshot()
 	defer sn.Release()
-	n, err := sn.Lookup(mustPath(path))
+	n, err := sn.Lookup(memoPath(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +44,8 @@ func memoOn(t *testing.T, s *State[int], path string, memo int, read bool) {
 	}
 }
 
-// mustPath parses p ("" is the root).
-func mustPath(p string) Path {
+// memoPath parses p ("" is the root).
+func memoPath(p string) Path {
 	if p == "" {
 		return nil
 	}

@@ -452,7 +452,7 @@ func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) []retired[V
 	c := n.copyBranch(v)
 	it := retired[V]{born: n.version, died: v, node: n, succ: c}
 	if b := n.memo.Load(); b != nil && !b.dead {
-		it.carry = true
+		it.carry = &carried{}
 		cs.nodes = append(cs.nodes, c)
 		cs.at = append(cs.at, len(items))
 	}
@@ -464,9 +464,9 @@ func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) []retired[V
 func (cs *copies[V]) touch(items []retired[V], parent *Node[V], name string) {
 	for i := len(cs.nodes) - 1; i >= 0; i-- {
 		if cs.nodes[i] == parent {
-			it := &items[cs.at[i]]
-			if k := len(it.changed); k == 0 || it.changed[k-1] != name {
-				it.changed = append(it.changed, name)
+			c := items[cs.at[i]].carry
+			if k := len(c.changed); k == 0 || c.changed[k-1] != name {
+				c.changed = append(c.changed, name)
 			}
 			return
 		}

@@ -111,8 +111,12 @@ type retired[V any] struct {
 	born, died Version
 	node       *Node[V]
 	succ       *Node[V]
-	changed    []string
-	carry      bool
+	carry      *carried // nil unless node held a memo when it was copied
+}
+
+// carried lists the children a path copy changed, for Options.Carry.
+type carried struct {
+	changed []string
 }
 
 // batch is the retired items of one commit.
@@ -381,7 +385,7 @@ func (s *State[V]) carry(items []retired[V]) {
 	fn := s.opts.Release
 	for i := len(items) - 1; i >= 0; i-- {
 		it := &items[i]
-		if !it.carry || it.succ == nil {
+		if it.carry == nil || it.succ == nil {
 			continue
 		}
 		m, ok, read := it.node.takeMemoRead(s.dead)
@@ -389,7 +393,7 @@ func (s *State[V]) carry(items []retired[V]) {
 			continue
 		}
 		s.released.Add(1) // the old node's memo is gone from it either way
-		if !s.opts.Carry(m, it.succ, it.changed, read) && fn != nil {
+		if !s.opts.Carry(m, it.succ, it.carry.changed, read) && fn != nil {
 			fn(m)
 		}
 	}

@@ -297,17 +297,17 @@ func Materialize(n *Node) (*Object, error) {
 // CarryMemo is the kernel's Carry callback (kernel.Options.Carry): the dict built for a
 // branch that a commit path-copied becomes the dict of the copy, so the first whole-branch read
 // after a change costs nothing, where rebuilding a 100,000-key dict from the tree costs far more
-// than copying it. Each changed child is set to its value (a leaf) or its dict (a branch: the
-// kernel carried a path-copied child's dict first; a branch written by this commit is built
-// now), or deleted. The dict is changed in place when no view holds it (its reference count is
-// 1); while a view still shows it, a copy is changed instead, but only if the dict was read
-// since it was stored, so a branch that is written again and again and never read costs one
-// copy, not one per commit. Needs the GIL (a commit of many paths runs without it); otherwise,
-// or when a change fails, it returns false and the kernel releases the dict as before, and the
+// than copying it. Only a dict read since it was stored (or carried) is carried, so commits to
+// a branch nobody reads whole stop paying for it after one commit. Each changed child is set to
+// its value (a leaf) or its dict (a branch: the kernel carried a path-copied child's dict
+// first; a branch written by this commit is built now), or deleted. The dict is changed in
+// place when no view holds it (its reference count is 1); while a view still shows it, a copy
+// is changed instead. Needs the GIL (a commit of many paths runs without it); otherwise, or
+// when a change fails, it returns false and the kernel releases the dict as before, and the
 // next read builds the copy's dict from the tree.
 func CarryMemo(memo *Object, copy *Node, changed []string, read bool) bool {
-	if C.PyGILState_Check() != 1 || copy.IsLeaf() {
-		return false
+	if !read || copy.IsLeaf() || C.PyGILState_Check() != 1 {
+		return false // a dict nobody read since the last change is not worth carrying
 	}
 	if _, built := copy.Memo(); built || copy.MemoReleased() {
 		return false // read already, or released (its children may be freed)
@@ -361,11 +361,7 @@ func CarryMemo(memo *Object, copy *Node, changed []string, read bool) bool {
 	if len(vals) > 0 {
 		valsPtr = (*C.uintptr_t)(unsafe.Pointer(&vals[0]))
 	}
-	mayCopy := C.int(0)
-	if read {
-		mayCopy = 1
-	}
-	d := obj(C.theus_memo_carry(memo.u(), mayCopy, namesPtr, &offs[0], valsPtr, C.Py_ssize_t(len(vals))))
+	d := obj(C.theus_memo_carry(memo.u(), 1, namesPtr, &offs[0], valsPtr, C.Py_ssize_t(len(vals))))
 	if d == nil {
 		return false
 	}
@@ -374,6 +370,12 @@ func CarryMemo(memo *Object, copy *Node, changed []string, read bool) bool {
 		return false
 	}
 	memo.DecRef() // the copy's dict holds its own reference (d is memo when changed in place)
+	// The changed sub-branches' dicts sit in a dict that was read: they count as read too.
+	for _, name := range changed {
+		if c, ok := copy.Child(name); ok && !c.IsLeaf() {
+			c.MemoRead()
+		}
+	}
 	return true
 }
 
