@@ -213,8 +213,7 @@ func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64,
 			return nil, nil, &PathError{Path: under[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so nothing can be appended under " + under.String()}
 		}
 		if n.version != v {
-			items = cs.copy(items, n, v)
-			n = items[len(items)-1].succ
+			items, n = cs.copy(items, n, v)
 			parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
 			cs.touch(items, parent, seg)
 		}
@@ -389,8 +388,7 @@ func changedSince[V any](root *Node[V], p Path, start Version) bool {
 // new node with version v, and returns the new root with the leaf values and
 // branch memos that become unreachable at v.
 func build[V any](root *Node[V], writes []Write[V], v Version, cs *copies[V]) (*Node[V], []retired[V], error) {
-	items := cs.copy(make([]retired[V], 0, 2+3*len(writes)), root, v)
-	newRoot := items[0].succ
+	items, newRoot := cs.copy(make([]retired[V], 0, 2+3*len(writes)), root, v)
 	for _, w := range writes {
 		parent := newRoot
 		last := len(w.Path) - 1
@@ -411,8 +409,7 @@ func build[V any](root *Node[V], writes []Write[V], v Version, cs *copies[V]) (*
 				return nil, nil, &PathError{Path: w.Path[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so " + w.Path.String() + " cannot be written"}
 			}
 			if n.version != v {
-				items = cs.copy(items, n, v)
-				n = items[len(items)-1].succ
+				items, n = cs.copy(items, n, v)
 				parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
 				cs.touch(items, parent, seg)
 			}
@@ -446,17 +443,17 @@ type copies[V any] struct {
 	at    []int
 }
 
-// copy path-copies branch n for version v, appends n's retired item (naming
-// the copy as its succ) to items and returns items.
-func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) []retired[V] {
+// copy path-copies branch n for version v, appends n's retired item to
+// items and returns items and the copy.
+func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) ([]retired[V], *Node[V]) {
 	c := n.copyBranch(v)
-	it := retired[V]{born: n.version, died: v, node: n, succ: c}
+	it := retired[V]{born: n.version, died: v, node: n}
 	if b := n.memo.Load(); b != nil && !b.dead {
-		it.carry = &carried{}
+		it.carry = &carried[V]{succ: c}
 		cs.nodes = append(cs.nodes, c)
 		cs.at = append(cs.at, len(items))
 	}
-	return append(items, it)
+	return append(items, it), c
 }
 
 // touch records that the copy parent changed its child name, when parent is

@@ -104,18 +104,18 @@ type record[V any] struct {
 
 // retired is a leaf value or a branch memo that became unreachable from the
 // head at version died; versions [born, died) may still reach it. A branch
-// replaced by path copying names its copy (succ) and, when it held a memo
-// then, the children the copy changed, in order (carry set), for
-// Options.Carry.
+// that held a memo when a commit path-copied it names its copy and the
+// children the copy changed, in order (carry), for Options.Carry.
 type retired[V any] struct {
 	born, died Version
 	node       *Node[V]
-	succ       *Node[V]
-	carry      *carried // nil unless node held a memo when it was copied
+	carry      *carried[V] // nil unless node held a memo when a commit path-copied it
 }
 
-// carried lists the children a path copy changed, for Options.Carry.
-type carried struct {
+// carried names the path copy of a retired branch and the children the copy
+// changed, for Options.Carry.
+type carried[V any] struct {
+	succ    *Node[V]
 	changed []string
 }
 
@@ -385,7 +385,7 @@ func (s *State[V]) carry(items []retired[V]) {
 	fn := s.opts.Release
 	for i := len(items) - 1; i >= 0; i-- {
 		it := &items[i]
-		if it.carry == nil || it.succ == nil {
+		if it.carry == nil {
 			continue
 		}
 		m, ok, read := it.node.takeMemoRead(s.dead)
@@ -393,7 +393,7 @@ func (s *State[V]) carry(items []retired[V]) {
 			continue
 		}
 		s.released.Add(1) // the old node's memo is gone from it either way
-		if !s.opts.Carry(m, it.succ, it.carry.changed, read) && fn != nil {
+		if !s.opts.Carry(m, it.carry.succ, it.carry.changed, read) && fn != nil {
 			fn(m)
 		}
 	}
