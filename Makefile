@@ -15,14 +15,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PURE := ./kernel/... ./flux/... ./heavy/...
 # System pieces only: the C compiler for cgo, the Python headers, venv, graphviz's binaries.
 DEB := gcc python3-dev python3-venv graphviz
+# Only for make bench-instructions: callgrind counts instructions.
+DEB_INSTRUCTIONS := valgrind
 
-.PHONY: help deps venv build test test-go test-py bench demo check-boundary fmt clean wheel-check fuzz
+.PHONY: help deps venv build test test-go test-py bench bench-instructions demo check-boundary fmt clean wheel-check fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 deps: ## install the Debian packages theus needs (once; quiet when present)
-	@missing=$$(for p in $(DEB); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEB) $(DEB_EXTRA); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
@@ -74,6 +76,14 @@ fuzz: ## run every Go fuzz target in flux/ and kernel/ for FUZZTIME each (crashe
 bench: build ## benchmarks, each beside its baseline
 	go test -run '^$$' -bench . -benchmem $(PURE)
 	$(VPY) benchmarks/run.py
+
+# Instructions per operation (read, get, in, items, commit, execute, a Flux step, a whole-branch
+# read after a change, to_dict) under callgrind, each beside its plain-Python baseline: stable
+# where timings are noisy. valgrind comes from Debian for this target only.
+bench-instructions: ## instruction counts per operation under callgrind, beside the baselines
+	$(MAKE) deps DEB_EXTRA="$(DEB_INSTRUCTIONS)"
+	$(MAKE) build
+	benchmarks/instructions/run.sh $(VPY)
 
 demo: build ## run the demo on the embedded default state, then the order agent example
 	$(VPY) -m theus.demo

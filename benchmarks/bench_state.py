@@ -29,6 +29,77 @@ def commit_loop(state: State, key: str):
     return run
 
 
+def branch_reads() -> None:
+    """Whole-branch reads of a 100,000-key zone, each right after a one-key change, beside
+    dict(d) of a dict of the same size; and to_dict() of that zone."""
+    header("read a whole 100,000-key branch right after a one-key change")
+    d = {f"k{i}": i for i in range(100_000)}
+    s = State({"domain": dict(d)})
+    s.get("domain")  # the branch's dict exists before the first change, as in a running program
+    box = [s.version]
+
+    def get_after_change(n: int) -> None:
+        v = box[0]
+        for i in range(n):
+            v = s.compare_and_swap(v, {"domain.k5": i})
+            s.get("domain")
+        box[0] = v
+
+    def copy(n: int) -> None:
+        for _ in range(n):
+            dict(d)
+
+    t_copy = per_op(copy, 20, repeats=9)
+    t_get = per_op(get_after_change, 20, repeats=9)
+    row('get("domain") after a one-key commit', t_get, "dict(d), 100k keys", t_copy, "(target <= 2x)")
+
+    held = s.get("domain")  # a view of the old version is alive while the next commit runs
+
+    def get_while_held(n: int) -> None:
+        nonlocal held
+        v = box[0]
+        for i in range(n):
+            v = s.compare_and_swap(v, {"domain.k5": i})
+            held = s.get("domain")
+        box[0] = v
+
+    t_held = per_op(get_while_held, 20, repeats=9)
+    row("same, the previous view still held", t_held, "dict(d), 100k keys", t_copy, "(target <= 2x)")
+
+    from theus import TheusEngine, process
+
+    engine = TheusEngine({"domain": dict(d)})
+
+    @process(inputs=["domain"])
+    def read_zone(ctx):
+        return None
+
+    @process(inputs=["domain.k5"], outputs=["domain.k5"])
+    def bump(ctx):
+        return ctx.domain.k5 + 1
+
+    engine.register(read_zone)
+    engine.register(bump)
+    engine.execute(read_zone)
+
+    def execute_after_change(n: int) -> None:
+        for _ in range(n):
+            engine.execute(bump)
+            engine.execute(read_zone)
+
+    t_exec = per_op(execute_after_change, 20, repeats=9)
+    row('process inputs=["domain"] after a change', t_exec, "dict(d), 100k keys", t_copy, "(target <= 2x)")
+
+    fd = s.get("domain")
+
+    def thaw(n: int) -> None:
+        for _ in range(n):
+            fd.to_dict()
+
+    t_thaw = per_op(thaw, 20, repeats=9)
+    row("to_dict(), 100k flat keys", t_thaw, "dict(d), 100k keys", t_copy, "(target <= 2x)")
+
+
 def main() -> None:
     header("commit one path (State.compare_and_swap)")
     small = State({"domain": {f"k{i}": i for i in range(10)}})
@@ -61,6 +132,8 @@ def main() -> None:
     t_plain = per_op(plain_cas, 20_000)
     row("compare_and_swap, 1 path", t_small, "Python lock + version check + dict", t_plain,
         f"(target 2 µs: {fmt(t_small).strip()})")
+
+    branch_reads()
 
     header("1,000,000 commits, RSS")
     s = State({"domain": {"x": 0, "items": [1, 2, 3]}})

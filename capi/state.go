@@ -71,7 +71,7 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	}
 	held := py.HeavyHeld(root)
 	st, err := kernel.New(root, kernel.Options[*py.Object]{
-		Release: release, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
+		Release: release, Carry: py.CarryMemo, Strict: strict, KeepVersions: int(keep), HistorySize: int(size),
 	})
 	if err != nil {
 		py.FreeNode(root)

@@ -114,7 +114,8 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		for _, n := range adopted {
 			n.version, n.born = v, v
 		}
-		root, items, err := build(base.root, writes, v)
+		var cs copies[V]
+		root, items, err := build(base.root, writes, v, &cs)
 		if err != nil {
 			disown(adopted)
 			return 0, err
@@ -122,7 +123,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		paths := writePaths(writes)
 		if len(req.Appends) > 0 {
 			var added []Path
-			if items, added, err = appendAll(root, req.AppendUnder, req.Appends, base.appended+1, v, items); err != nil {
+			if items, added, err = appendAll(root, req.AppendUnder, req.Appends, base.appended+1, v, items, &cs); err != nil {
 				disown(adopted)
 				return 0, err
 			}
@@ -196,13 +197,14 @@ func checkAppends[V any](req Commit[V], writes []Write[V]) error {
 // built for version v, named AppendKey(first+i, v), creating missing
 // branches on the way and path-copying the shared ones (whose retired memos
 // it appends to items). It returns items and the appended paths in order.
-func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64, v Version, items []retired[V]) ([]retired[V], []Path, error) {
+func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64, v Version, items []retired[V], cs *copies[V]) ([]retired[V], []Path, error) {
 	parent := root
 	for i, seg := range under {
 		c, ok := parent.kids.Get(seg)
 		if !ok {
 			nb := emptyBranch[V](v)
 			parent.put(seg, nb, c, false)
+			cs.touch(items, parent, seg)
 			parent = nb
 			continue
 		}
@@ -211,9 +213,9 @@ func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64,
 			return nil, nil, &PathError{Path: under[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so nothing can be appended under " + under.String()}
 		}
 		if n.version != v {
-			items = append(items, retired[V]{born: n.version, died: v, node: n})
-			n = n.copyBranch(v)
+			items, n = cs.copy(items, n, v)
 			parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
+			cs.touch(items, parent, seg)
 		}
 		parent = n
 	}
@@ -225,6 +227,7 @@ func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64,
 			return nil, nil, &PathError{Path: under.String() + "." + key, Code: CodeOverlap, Msg: "already exists (a write took a key of the append sequence)"}
 		}
 		parent.put(key, n, old, false)
+		cs.touch(items, parent, key)
 		p := make(Path, len(under)+1)
 		copy(p, under)
 		p[len(under)] = key
@@ -384,10 +387,8 @@ func changedSince[V any](root *Node[V], p Path, start Version) bool {
 // build applies the sorted writes to a path copy of root, stamping every
 // new node with version v, and returns the new root with the leaf values and
 // branch memos that become unreachable at v.
-func build[V any](root *Node[V], writes []Write[V], v Version) (*Node[V], []retired[V], error) {
-	items := make([]retired[V], 1, 2+3*len(writes))
-	items[0] = retired[V]{born: root.version, died: v, node: root}
-	newRoot := root.copyBranch(v)
+func build[V any](root *Node[V], writes []Write[V], v Version, cs *copies[V]) (*Node[V], []retired[V], error) {
+	items, newRoot := cs.copy(make([]retired[V], 0, 2+3*len(writes)), root, v)
 	for _, w := range writes {
 		parent := newRoot
 		last := len(w.Path) - 1
@@ -399,6 +400,7 @@ func build[V any](root *Node[V], writes []Write[V], v Version) (*Node[V], []reti
 				}
 				nb := emptyBranch[V](v)
 				parent.put(seg, nb, c, false)
+				cs.touch(items, parent, seg)
 				parent = nb
 				continue
 			}
@@ -407,9 +409,9 @@ func build[V any](root *Node[V], writes []Write[V], v Version) (*Node[V], []reti
 				return nil, nil, &PathError{Path: w.Path[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so " + w.Path.String() + " cannot be written"}
 			}
 			if n.version != v {
-				items = append(items, retired[V]{born: n.version, died: v, node: n})
-				n = n.copyBranch(v)
+				items, n = cs.copy(items, n, v)
 				parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
+				cs.touch(items, parent, seg)
 			}
 			parent = n
 		}
@@ -423,9 +425,47 @@ func build[V any](root *Node[V], writes []Write[V], v Version) (*Node[V], []reti
 				return nil, nil, &PathError{Path: w.Path.String(), Code: CodeNotFound, Msg: "not found, cannot delete it"}
 			}
 			parent.remove(name)
+			cs.touch(items, parent, name)
 			continue
 		}
 		parent.put(name, w.Node, old, ok)
+		cs.touch(items, parent, name)
 	}
 	return newRoot, items, nil
+}
+
+// copies remembers, for one commit's build, the branches it path-copied from
+// a branch that held a memo and where their retired items are, so that each
+// change to such a copy is recorded on the item (for Options.Carry). A commit
+// copies a handful of branches, so a list beats a map.
+type copies[V any] struct {
+	nodes []*Node[V]
+	at    []int
+}
+
+// copy path-copies branch n for version v, appends n's retired item to
+// items and returns items and the copy.
+func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) ([]retired[V], *Node[V]) {
+	c := n.copyBranch(v)
+	it := retired[V]{born: n.version, died: v, node: n}
+	if b := n.memo.Load(); b != nil && !b.dead {
+		it.carry = &carried[V]{succ: c}
+		cs.nodes = append(cs.nodes, c)
+		cs.at = append(cs.at, len(items))
+	}
+	return append(items, it), c
+}
+
+// touch records that the copy parent changed its child name, when parent is
+// a copy whose predecessor held a memo.
+func (cs *copies[V]) touch(items []retired[V], parent *Node[V], name string) {
+	for i := len(cs.nodes) - 1; i >= 0; i-- {
+		if cs.nodes[i] == parent {
+			c := items[cs.at[i]].carry
+			if k := len(c.changed); k == 0 || c.changed[k-1] != name {
+				c.changed = append(c.changed, name)
+			}
+			return
+		}
+	}
 }

@@ -116,10 +116,12 @@ type child[V any] struct {
 	seq  uint64
 }
 
-// memoBox holds a memo. The dead box marks a released memo slot.
+// memoBox holds a memo. The dead box marks a released memo slot. read
+// records that MemoRead handed the memo out (for Options.Carry).
 type memoBox[V any] struct {
 	v    V
 	dead bool
+	read atomic.Bool
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -258,6 +260,29 @@ func (n *Node[V]) Memo() (V, bool) {
 	return zero, false
 }
 
+// MemoRead is Memo for a reader that uses the memo: it also records that the
+// memo was read, which Options.Carry is told when the branch is replaced.
+func (n *Node[V]) MemoRead() (V, bool) {
+	if b := n.memo.Load(); b != nil && !b.dead {
+		if !b.read.Load() {
+			b.read.Store(true)
+		}
+		return b.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// MemoReleased reports whether n's memo slot was released with n: n is
+// then reachable by no live version and its children may be released too.
+func (n *Node[V]) MemoReleased() bool {
+	b := n.memo.Load()
+	return b != nil && b.dead
+}
+
+// Born returns the version that put n at its place (path copies keep it).
+func (n *Node[V]) Born() Version { return n.born }
+
 // SetMemo caches v on a branch, once. It returns (v, true) when v was stored;
 // the State then owns v and releases it with the node. Otherwise it returns
 // the memo already stored (zero V if the node is a leaf or already released)
@@ -278,12 +303,18 @@ func (n *Node[V]) SetMemo(v V) (stored V, ok bool) {
 // takeMemo marks the memo slot released with the dead box and returns the
 // memo it held.
 func (n *Node[V]) takeMemo(dead *memoBox[V]) (V, bool) {
+	v, ok, _ := n.takeMemoRead(dead)
+	return v, ok
+}
+
+// takeMemoRead is takeMemo that also reports whether the memo was read.
+func (n *Node[V]) takeMemoRead(dead *memoBox[V]) (V, bool, bool) {
 	b := n.memo.Swap(dead)
 	if b == nil || b.dead {
 		var zero V
-		return zero, false
+		return zero, false, false
 	}
-	return b.v, true
+	return b.v, true, b.read.Load()
 }
 
 // Lookup returns the node at p below n; an empty p returns n. It returns a

@@ -16,6 +16,19 @@ type Options[V any] struct {
 	// the value, after the State is consistent and the other values of that
 	// batch were released.
 	Release func(V)
+	// Carry, when set, may turn the memo of a branch replaced by path copying into the memo
+	// of its copy, instead of releasing it: the memo of the old branch (owned by the State,
+	// reachable by no live version any more), the copy (a branch of a published version, or
+	// of one already released) and the names of the children that the copy put, replaced or
+	// removed, in the order it did (a name may repeat), and whether the memo was read
+	// (MemoRead) since it was stored. Carry returns true when it took the
+	// memo (it stored it on the copy with SetMemo, or released it itself) and false when the
+	// State is to release it as usual. When the copy's own memo slot was already released
+	// (MemoReleased), the copy's children may be released too and Carry must not read
+	// them. It runs where Release runs, without any kernel lock,
+	// children before their parents, so a child's carried memo is on its copy when the
+	// parent's is carried.
+	Carry func(memo V, copy *Node[V], changed []string, read bool) bool
 	// Strict rejects a commit if any commit happened after its start version.
 	Strict bool
 	// KeepVersions keeps the N versions before the head whole, for At and
@@ -90,10 +103,20 @@ type record[V any] struct {
 }
 
 // retired is a leaf value or a branch memo that became unreachable from the
-// head at version died; versions [born, died) may still reach it.
+// head at version died; versions [born, died) may still reach it. A branch
+// that held a memo when a commit path-copied it names its copy and the
+// children the copy changed, in order (carry), for Options.Carry.
 type retired[V any] struct {
 	born, died Version
 	node       *Node[V]
+	carry      *carried[V] // nil unless node held a memo when a commit path-copied it
+}
+
+// carried names the path copy of a retired branch and the children the copy
+// changed, for Options.Carry.
+type carried[V any] struct {
+	succ    *Node[V]
+	changed []string
 }
 
 // batch is the retired items of one commit.
@@ -326,6 +349,9 @@ func (s *State[V]) publish(prev, next *record[V], items []retired[V], rec entry)
 // If the callback panics, the remaining items are still released before
 // the panic continues.
 func (s *State[V]) release(items []retired[V]) {
+	if s.opts.Carry != nil {
+		s.carry(items)
+	}
 	fn := s.opts.Release
 	i := 0
 	defer func() {
@@ -347,6 +373,28 @@ func (s *State[V]) release(items []retired[V]) {
 			if fn != nil {
 				fn(m)
 			}
+		}
+	}
+}
+
+// carry offers the memos of the path-copied branches among items to
+// Options.Carry, deepest first (items list a commit's copies parents first).
+// A memo Carry takes, or releases after Carry refused it, leaves the old
+// node's slot dead, so the pass in release skips it.
+func (s *State[V]) carry(items []retired[V]) {
+	fn := s.opts.Release
+	for i := len(items) - 1; i >= 0; i-- {
+		it := &items[i]
+		if it.carry == nil {
+			continue
+		}
+		m, ok, read := it.node.takeMemoRead(s.dead)
+		if !ok {
+			continue
+		}
+		s.released.Add(1) // the old node's memo is gone from it either way
+		if !s.opts.Carry(m, it.carry.succ, it.carry.changed, read) && fn != nil {
+			fn(m)
 		}
 	}
 }

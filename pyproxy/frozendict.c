@@ -197,8 +197,9 @@ may_be_type_attr(PyObject *name)
 static PyObject *
 frozendict_getattro(PyObject *self, PyObject *name)
 {
+    PyObject *descr = NULL;
     if (PyUnicode_CheckExact(name) &&
-        (!may_be_type_attr(name) || theus_lookup_type(Py_TYPE(self), name) == NULL)) {
+        (!may_be_type_attr(name) || (descr = theus_lookup_type(Py_TYPE(self), name)) == NULL)) {
         PyObject *v = PyDict_GetItemWithError(FD_DATA(self), name);
         if (v != NULL) {
             return theus_freeze_item(v);
@@ -225,6 +226,12 @@ frozendict_getattro(PyObject *self, PyObject *name)
         }
         PyErr_Format(PyExc_AttributeError, "'FrozenDict' object has no attribute or key %R", name);
         return NULL;
+    }
+    if (descr != NULL && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+        /* A method of the type (fd.get, fd.items, ...): bind it at once. A view has no
+           instance dict, so this is what the generic lookup would find, minus a second
+           lookup on the type. */
+        return Py_TYPE(descr)->tp_descr_get(descr, self, (PyObject *)Py_TYPE(self));
     }
     return PyObject_GenericGetAttr(self, name);
 }

@@ -70,9 +70,71 @@ memoized(PyObject *memo, PyObject *obj, PyObject *copy)
     return copy;
 }
 
+/* plain_scalar: the exact immutable scalars theus_thaw hands back as they are. */
+static inline int
+plain_scalar(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    return tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+           tp == &PyBool_Type || o == Py_None;
+}
+
+/* thaw_dict_cloned: the copy of a dict whose keys are all plain scalars, made by cloning it
+ * (PyDict_Copy copies a compact dict's table in one pass, as dict(d) does) and then replacing,
+ * in place, every value that is not a plain scalar by its thaw: a replaced key keeps its
+ * place, so the order is the original's. NULL with no exception set when a key is not a plain
+ * scalar (the caller copies item by item then). */
+static PyObject *
+thaw_dict_cloned(PyObject *obj, PyObject **memo)
+{
+    Py_ssize_t pos = 0, containers = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(obj, &pos, &k, &v)) { /* one pass: keys checked, values counted */
+        if (!plain_scalar(k)) {
+            return NULL;
+        }
+        containers += !plain_scalar(v);
+    }
+    PyObject *out = PyDict_Copy(obj);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (memo_put(*memo, obj, out) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    /* The clone shares obj's values: walk obj (committed, so it does not change while thaws
+       run user code) and replace the clone's values that are not plain scalars. */
+    pos = 0;
+    while (containers > 0 && PyDict_Next(obj, &pos, &k, &v)) {
+        if (plain_scalar(v)) {
+            continue;
+        }
+        Py_INCREF(k);
+        Py_INCREF(v);
+        PyObject *c = theus_thaw(v, memo);
+        int r = c ? PyDict_SetItem(out, k, c) : -1;
+        Py_DECREF(k);
+        Py_DECREF(v);
+        Py_XDECREF(c);
+        if (r < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        containers--;
+    }
+    return out;
+}
+
 static PyObject *
 thaw_dict(PyObject *obj, PyObject **memo)
 {
+    if (PyDict_CheckExact(obj)) {
+        PyObject *out = thaw_dict_cloned(obj, memo);
+        if (out != NULL || PyErr_Occurred()) {
+            return out;
+        }
+    }
     PyObject *out = PyDict_New();
     if (out == NULL || memo_put(*memo, obj, out) < 0) {
         Py_XDECREF(out);

@@ -317,10 +317,48 @@ theus_dict_build(const char *names, const Py_ssize_t *offs, const uintptr_t *val
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = PyUnicode_FromStringAndSize(names + offs[i], offs[i + 1] - offs[i]);
         if (k == NULL) { Py_DECREF(d); return NULL; }
+        /* Interned: a lookup with a name from code (`fd["k"]`, `fd.k`, a literal, an attribute
+           name) then finds the very same object and skips the string compare. Interned strings
+           are mortal: each is freed with the last dict that holds it. */
+        PyUnicode_InternInPlace(&k);
         int rc = PyDict_SetItem(d, k, (PyObject *)vals[i]);
         Py_DECREF(k);
         if (rc < 0) { Py_DECREF(d); return NULL; }
     }
     untrack(d); /* shared by every version of the branch: invisible to gc.get_referrers */
     return d;
+}
+
+PyObject *
+theus_memo_carry(uintptr_t d, int may_copy, const char *names, const Py_ssize_t *offs, const uintptr_t *vals, Py_ssize_t n)
+{
+    PyObject *dict = THEUS_OBJ(d);
+    if (!PyDict_CheckExact(dict)) {
+        return NULL;
+    }
+    if (Py_REFCNT(dict) == 1) { /* only theus holds it: change it in place */
+        Py_INCREF(dict);
+    }
+    else if (!may_copy || (dict = PyDict_Copy(dict)) == NULL) { /* a view shows it as it is */
+        PyErr_Clear();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyUnicode_FromStringAndSize(names + offs[i], offs[i + 1] - offs[i]);
+        if (k == NULL) {
+            PyErr_Clear();
+            Py_DECREF(dict);
+            return NULL;
+        }
+        PyUnicode_InternInPlace(&k);
+        int rc = vals[i] ? PyDict_SetItem(dict, k, THEUS_OBJ(vals[i])) : PyDict_DelItem(dict, k);
+        Py_DECREF(k);
+        if (rc < 0) {
+            PyErr_Clear();
+            Py_DECREF(dict);
+            return NULL;
+        }
+    }
+    untrack(dict);
+    return dict;
 }

@@ -59,6 +59,15 @@ extern PyObject *theus_delete_marker;
    a branch's dict. */
 PyObject *theus_dict_build(const char *names, const Py_ssize_t *offs, const uintptr_t *vals, Py_ssize_t n);
 
+/* theus_memo_carry returns a new reference to the dict of a branch's copy made from dict d,
+   the dict of the replaced branch: d itself, changed in place, when only theus holds it (its
+   reference count is 1), else a copy of d when may_copy (d stays as the views show it). For
+   i < n, key names[offs[i]:offs[i+1]] is set to vals[i] (borrowed), or deleted when vals[i] is
+   0, in that order (a replaced key keeps its place, a new one goes last, as in the branch).
+   NULL with no exception set when d is shared and may not be copied, or a change failed (d
+   may then be half changed: the caller drops its reference). */
+PyObject *theus_memo_carry(uintptr_t d, int may_copy, const char *names, const Py_ssize_t *offs, const uintptr_t *vals, Py_ssize_t n);
+
 /* theus_view_unwrap, when set, returns the borrowed object behind a theus read-only view or
    NULL when v is not one. Set once at module init. */
 extern PyObject *(*theus_view_unwrap)(PyObject *v);

@@ -241,7 +241,7 @@ func Materialize(n *Node) (*Object, error) {
 	if n.IsLeaf() {
 		return n.Value().IncRef(), nil
 	}
-	if m, ok := n.Memo(); ok {
+	if m, ok := n.MemoRead(); ok {
 		return m.IncRef(), nil
 	}
 	// Gather the names into one buffer and the values into one array (leaves borrowed, the
@@ -290,7 +290,93 @@ func Materialize(n *Node) (*Object, error) {
 	if !ok { // another reader built it first
 		d.DecRef()
 	}
+	n.MemoRead() // this read counts (see CarryMemo)
 	return stored.IncRef(), nil
+}
+
+// CarryMemo is the kernel's Carry callback (kernel.Options.Carry): the dict built for a
+// branch that a commit path-copied becomes the dict of the copy, so the first whole-branch read
+// after a change costs nothing, where rebuilding a 100,000-key dict from the tree costs far more
+// than copying it. Only a dict read since it was stored (or carried) is carried, so commits to
+// a branch nobody reads whole stop paying for it after one commit. Each changed child is set to
+// its value (a leaf) or its dict (a branch: the kernel carried a path-copied child's dict
+// first; a branch written by this commit is built now), or deleted. The dict is changed in
+// place when no view holds it (its reference count is 1); while a view still shows it, a copy
+// is changed instead. Needs the GIL (a commit of many paths runs without it); otherwise, or
+// when a change fails, it returns false and the kernel releases the dict as before, and the
+// next read builds the copy's dict from the tree.
+func CarryMemo(memo *Object, copy *Node, changed []string, read bool) bool {
+	if !read || copy.IsLeaf() || C.PyGILState_Check() != 1 {
+		return false // a dict nobody read since the last change is not worth carrying
+	}
+	if _, built := copy.Memo(); built || copy.MemoReleased() {
+		return false // read already, or released (its children may be freed)
+	}
+	var small [4]uintptr
+	var soffs [5]C.Py_ssize_t
+	vals := small[:0]
+	offs := append(soffs[:0], 0)
+	size := 0
+	for _, name := range changed {
+		size += len(name)
+	}
+	names := make([]byte, 0, size)
+	var built []*Object
+	defer func() {
+		for _, o := range built {
+			o.DecRef()
+		}
+	}()
+	for _, name := range changed {
+		var v uintptr
+		if c, ok := copy.Child(name); ok {
+			switch m, ok := c.Memo(); {
+			case c.MemoReleased():
+				return false
+			case c.IsLeaf():
+				v = uintptr(unsafe.Pointer(c.Value()))
+			case ok:
+				v = uintptr(unsafe.Pointer(m))
+			case c.Born() == copy.Version(): // written by this commit: its dict costs what it holds
+				o, err := Materialize(c)
+				if err != nil {
+					C.PyErr_Clear()
+					return false
+				}
+				built = append(built, o)
+				v = uintptr(unsafe.Pointer(o))
+			default:
+				return false // a path-copied child whose dict could not be carried
+			}
+		}
+		names = append(names, name...)
+		offs = append(offs, C.Py_ssize_t(len(names)))
+		vals = append(vals, v)
+	}
+	var namesPtr *C.char
+	if len(names) > 0 {
+		namesPtr = (*C.char)(unsafe.Pointer(&names[0]))
+	}
+	var valsPtr *C.uintptr_t
+	if len(vals) > 0 {
+		valsPtr = (*C.uintptr_t)(unsafe.Pointer(&vals[0]))
+	}
+	d := obj(C.theus_memo_carry(memo.u(), 1, namesPtr, &offs[0], valsPtr, C.Py_ssize_t(len(vals))))
+	if d == nil {
+		return false
+	}
+	if _, stored := copy.SetMemo(d); !stored {
+		d.DecRef()
+		return false
+	}
+	memo.DecRef() // the copy's dict holds its own reference (d is memo when changed in place)
+	// The changed sub-branches' dicts sit in a dict that was read: they count as read too.
+	for _, name := range changed {
+		if c, ok := copy.Child(name); ok && !c.IsLeaf() {
+			c.MemoRead()
+		}
+	}
+	return true
 }
 
 // ReleaseValue is the kernel's release callback: it drops a committed value's reference as
