@@ -18,7 +18,7 @@ DEB := gcc python3-dev python3-venv graphviz
 # Only for make bench-instructions: callgrind counts instructions.
 DEB_INSTRUCTIONS := valgrind
 
-.PHONY: help deps venv build test test-go test-py bench bench-instructions demo check-boundary fmt clean wheel-check fuzz
+.PHONY: help deps venv build test test-go test-py bench bench-instructions bench-peers demo check-boundary fmt clean wheel-check fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -84,6 +84,35 @@ bench-instructions: ## instruction counts per operation under callgrind, beside 
 	$(MAKE) deps DEB_EXTRA="$(DEB_INSTRUCTIONS)"
 	$(MAKE) build
 	benchmarks/instructions/run.sh $(VPY)
+
+# The peers, each measured in a subprocess of its own venv (never beside this theus): Burr,
+# LangGraph, pyrsistent and immutables in one CPython 3.11 venv; theus 3.0.25, the Rust
+# implementation, which shares the import name theus and needs CPython >= 3.12, in another.
+# Each venv is made afresh when its pins change. Not part of `make test`.
+PEERS_DIR := build/peers-venv
+PEERS_RS_DIR := build/peers-venv-theus-rs
+PEERS_PINS := benchmarks/peers/requirements.txt
+PEERS_RS_PINS := benchmarks/peers/requirements-theus-rs.txt
+PY312 ?=
+
+$(PEERS_DIR)/.pins: $(PEERS_PINS)
+	rm -rf $(PEERS_DIR)
+	$(PY) -m venv $(PEERS_DIR)
+	$(PEERS_DIR)/bin/python -m pip install -q -r $(PEERS_PINS)
+	touch $@
+
+$(PEERS_RS_DIR)/.pins: $(PEERS_RS_PINS)
+	rm -rf $(PEERS_RS_DIR)
+	@py=$$(for c in $(PY312) python3.12 python3.13 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+	  "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$c"; break; }; done); \
+	if [ -z "$$py" ]; then echo "bench-peers: no CPython >= 3.12 (set PY312=...): theus 3.0.25 will show as failed"; exit 0; fi; \
+	echo "theus 3.0.25 venv from $$py"; \
+	"$$py" -m venv $(PEERS_RS_DIR) && $(PEERS_RS_DIR)/bin/python -m pip install -q -r $(PEERS_RS_PINS) && touch $@
+
+bench-peers: build $(PEERS_DIR)/.pins $(PEERS_RS_DIR)/.pins ## theus beside Burr, LangGraph, pyrsistent, immutables and theus 3.0.25 (Rust), each in its own venv
+	$(VPY) benchmarks/peers/run_peers.py build/peers-out theus=$(VPY) theus-rs=$(PEERS_RS_DIR)/bin/python \
+	  burr=$(PEERS_DIR)/bin/python langgraph=$(PEERS_DIR)/bin/python \
+	  pyrsistent=$(PEERS_DIR)/bin/python immutables=$(PEERS_DIR)/bin/python
 
 demo: build ## run the demo on the embedded default state, then the order agent example
 	$(VPY) -m theus.demo
