@@ -3,8 +3,6 @@ workflow and the kernel survives."""
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 
 import pytest
@@ -45,18 +43,6 @@ steps:
 except KeyboardInterrupt:
     print("interrupted at", engine.state.domain.counter, "version", engine.state.version)
 """
-
-
-@pytest.fixture(autouse=True)
-def _kernelspec(tmp_path, monkeypatch):
-    # the kernel must run the interpreter that has theus installed (this venv), not the system one
-    spec = tmp_path / "kernels" / "theus-test"
-    spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "theus test", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
 def _kernel() -> KernelManager:

@@ -3,9 +3,7 @@ user should see (HTML trees, workflow pictures, timelines, tables)."""
 
 from __future__ import annotations
 
-import json
 import pathlib
-import sys
 
 import pytest
 
@@ -17,16 +15,9 @@ TOUR = pathlib.Path(__file__).resolve().parents[2] / "examples" / "tour.ipynb"
 
 
 @pytest.fixture
-def executed(tmp_path, monkeypatch):
-    spec = tmp_path / "kernels" / "theus-tour"
-    spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "theus tour", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+def executed(tmp_path):
     nb = nbformat.read(TOUR, as_version=4)
-    nbclient.NotebookClient(nb, kernel_name="theus-tour", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(nb, kernel_name="theus-test", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
