@@ -474,32 +474,42 @@ PyTypeObject theus_FrozenObject_Type = {
 
 /* ---- FrozenBuffer ---- */
 
-static int
-frozenbuffer_getbuffer(PyObject *self, Py_buffer *view, int flags)
+int
+theus_readonly_getbuffer(PyObject *owner, PyObject *data, Py_buffer *view, int flags, const char *what)
 {
     if (flags & PyBUF_WRITABLE) {
         view->obj = NULL;
-        PyErr_SetString(PyExc_BufferError,
-                        "FrozenBuffer is read-only (cannot export a writable buffer): " THEUS_READONLY_FIX);
+        PyErr_Format(PyExc_BufferError, "%s is read-only (cannot export a writable buffer): " THEUS_READONLY_FIX, what);
         return -1;
     }
-    if (PyObject_GetBuffer(FO_DATA(self), view, flags) < 0) {
+    if (PyObject_GetBuffer(data, view, flags) < 0) {
         return -1;
     }
     view->readonly = 1;
-    Py_INCREF(self);
-    Py_SETREF(view->obj, self);
+    Py_INCREF(owner);
+    Py_SETREF(view->obj, owner);
     return 0;
+}
+
+void
+theus_readonly_releasebuffer(PyObject *data, Py_buffer *view)
+{
+    PyBufferProcs *pb = Py_TYPE(data)->tp_as_buffer;
+    if (pb != NULL && pb->bf_releasebuffer != NULL) {
+        pb->bf_releasebuffer(data, view);
+    }
+}
+
+static int
+frozenbuffer_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    return theus_readonly_getbuffer(self, FO_DATA(self), view, flags, "FrozenBuffer");
 }
 
 static void
 frozenbuffer_releasebuffer(PyObject *self, Py_buffer *view)
 {
-    PyObject *data = FO_DATA(self);
-    PyBufferProcs *pb = Py_TYPE(data)->tp_as_buffer;
-    if (pb != NULL && pb->bf_releasebuffer != NULL) {
-        pb->bf_releasebuffer(data, view);
-    }
+    theus_readonly_releasebuffer(FO_DATA(self), view);
 }
 
 static PyBufferProcs frozenbuffer_as_buffer = {

@@ -148,28 +148,13 @@ heavyvalue_dealloc(theus_HeavyValue *self)
 static int
 heavyvalue_getbuffer(PyObject *self, Py_buffer *view, int flags)
 {
-    if (flags & PyBUF_WRITABLE) {
-        view->obj = NULL;
-        PyErr_SetString(PyExc_BufferError, "heavy values are read-only (cannot export a writable buffer): " THEUS_READONLY_FIX);
-        return -1;
-    }
-    if (PyObject_GetBuffer(((theus_HeavyValue *)self)->value, view, flags) < 0) {
-        return -1;
-    }
-    view->readonly = 1;
-    Py_INCREF(self);
-    Py_SETREF(view->obj, self);
-    return 0;
+    return theus_readonly_getbuffer(self, ((theus_HeavyValue *)self)->value, view, flags, "heavy values");
 }
 
 static void
 heavyvalue_releasebuffer(PyObject *self, Py_buffer *view)
 {
-    PyObject *data = ((theus_HeavyValue *)self)->value;
-    PyBufferProcs *pb = Py_TYPE(data)->tp_as_buffer;
-    if (pb != NULL && pb->bf_releasebuffer != NULL) {
-        pb->bf_releasebuffer(data, view);
-    }
+    theus_readonly_releasebuffer(((theus_HeavyValue *)self)->value, view);
 }
 
 static PyBufferProcs heavyvalue_as_buffer = {

@@ -37,6 +37,12 @@ extern PyObject *theus_ContractViolationError;
 /* The read-only message every write carries. */
 #define THEUS_READONLY_FIX "return the new value from the process and declare its path in outputs"
 
+/* The read-only buffer export of the views that wrap a buffer (FrozenBuffer, the heavy zone's
+   HeavyValue; frozenobject.c): data's buffer, marked read-only, owned by owner; a writable
+   request is a BufferError naming what ("FrozenBuffer is read-only ..."). */
+int theus_readonly_getbuffer(PyObject *owner, PyObject *data, Py_buffer *view, int flags, const char *what);
+void theus_readonly_releasebuffer(PyObject *data, Py_buffer *view);
+
 /* theus_raise_readonly sets ContextError "<what> is read-only (cannot <action>): <fix>" and
  * returns NULL. */
 PyObject *theus_raise_readonly(const char *what, const char *action);

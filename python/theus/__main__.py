@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -72,18 +71,12 @@ def parser() -> argparse.ArgumentParser:
 def _load_module(spec: str) -> Any:
     """A module from a dotted name or a path to a .py file."""
     if spec.endswith(".py") or os.sep in spec:
-        path = Path(spec)
-        if not path.is_file():
+        if not os.path.isfile(spec):
             raise UsageError(f"--processes: no such file {spec!r}")
-        name = f"theus_cli_{path.stem}"
-        loader = importlib.util.spec_from_file_location(name, path)
-        if loader is None or loader.loader is None:
-            raise UsageError(f"--processes: cannot import {spec!r}")
-        module = importlib.util.module_from_spec(loader)
-        sys.modules[name] = module
-        sys.path.insert(0, str(path.resolve().parent))
-        loader.loader.exec_module(module)
-        return module
+        from .engine import import_file
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(spec)))  # its sibling modules import
+        return import_file(spec, "--processes")
     sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(spec)

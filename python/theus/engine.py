@@ -202,20 +202,7 @@ class TheusEngine(OwnsHandle):
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*.py") if p.name != "__init__.py")
         names: list[str] = []
         for file in files:
-            mod_name = f"theus_scanned_{abs(hash(str(file.resolve())))}_{file.stem}"
-            import importlib.util
-
-            spec = importlib.util.spec_from_file_location(mod_name, file)
-            if spec is None or spec.loader is None:
-                raise ArgumentError(f"scan_and_register: cannot import {str(file)!r}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[mod_name] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[mod_name]
-                raise
-            names += self.register_module(module)
+            names += self.register_module(import_file(file, "scan_and_register"))
         return names
 
     @property
@@ -700,6 +687,28 @@ _ATTEMPT_LOOP = """
 
 _log = get_logger("theus.engine")
 _interactive: weakref.WeakSet[TheusEngine] = weakref.WeakSet()  # engines with processes from __main__
+
+
+def import_file(file: str | os.PathLike[str], what: str) -> types.ModuleType:
+    """Import a .py file as a module of its own (named after its resolved path, so two files
+    of the same name do not collide); its import errors are raised. ``what`` names the caller
+    in the error for a file that cannot be imported."""
+    import importlib.util
+
+    path = os.path.abspath(os.fspath(file))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mod_name = f"theus_scanned_{abs(hash(path))}_{stem}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ArgumentError(f"{what}: cannot import {os.fspath(file)!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[mod_name]
+        raise
+    return module
 
 
 def redefined(spec: ProcessSpec) -> None:
