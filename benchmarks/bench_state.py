@@ -4,9 +4,37 @@ over a million commits."""
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import threading
 
+import immutables
+
 from common import fmt, header, per_op, row
+
+LEAVES = 1_000_000
+# Bytes per small leaf, measured in a fresh interpreter: RSS grown by holding 1M int leaves
+# under str keys ("k0".."k999999"), the building dict dropped. The ints are held either way.
+_MEMORY_CHILD = """
+import gc, os, sys
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+import immutables, theus
+kind, n = sys.argv[1], int(sys.argv[2])
+gc.collect()
+before = rss()
+d = {f"k{i}": i for i in range(n)}
+if kind == "theus":
+    held = theus.State({"domain": d})
+elif kind == "immutables":
+    held = immutables.Map(d)
+else:
+    held = d
+del d
+gc.collect()
+print((rss() - before) / n)
+"""
 
 from theus import State
 
@@ -27,6 +55,60 @@ def commit_loop(state: State, key: str):
         box[0] = v
 
     return run
+
+
+def one_path_against_immutables(t_small: float) -> None:
+    """The one-path compare_and_swap beside immutables.Map.set of one key (a persistent map,
+    no version check and no history)."""
+    m = immutables.Map({f"k{i}": i for i in range(10)})
+
+    def imm_set(n: int) -> None:
+        x = m
+        for i in range(n):
+            x = x.set("k5", i)
+
+    t_imm = per_op(imm_set, 20_000)
+    row("compare_and_swap, 1 path, 10 leaves", t_small, "immutables.Map.set, 10 keys", t_imm,
+        f"(target <= 0.7 µs: {fmt(t_small).strip()})")
+
+
+def many_paths() -> None:
+    """A commit of 100 paths into a 10,000-key branch, per path, beside immutables.Map.update
+    of the same 100 keys, per key."""
+    header("commit 100 paths into a 10,000-key branch, per path")
+    keys = [f"k{i * 97 % 10_000}" for i in range(100)]
+    s = State({"domain": {f"k{i}": i for i in range(10_000)}})
+    box = [s.version]
+
+    def commit_many(n: int) -> None:
+        v = box[0]
+        for i in range(n):
+            v = s.compare_and_swap(v, {f"domain.{k}": i for k in keys})
+        box[0] = v
+
+    m = immutables.Map({f"k{i}": i for i in range(10_000)})
+
+    def imm_update(n: int) -> None:
+        x = m
+        for i in range(n):
+            x = x.update({k: i for k in keys})
+
+    t_s = per_op(commit_many, 200, repeats=9) / len(keys)
+    t_m = per_op(imm_update, 200, repeats=9) / len(keys)
+    row("100-path commit, per path", t_s, "immutables.Map.update, per key", t_m, "(target <= 3x)")
+
+
+def bytes_per_leaf() -> None:
+    """Bytes per small leaf (1M leaves), each kind in a fresh interpreter."""
+    header(f"bytes per small leaf, {LEAVES:,} leaves, RSS of a fresh process")
+    got = {}
+    for kind in ("theus", "dict", "immutables"):
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, kind, str(LEAVES)],
+                             capture_output=True, text=True, check=True)
+        got[kind] = float(out.stdout.strip())
+    for base in ("dict", "immutables"):
+        print(f"  {'theus State':<44} {got['theus']:8.0f} B    {base:<34} {got[base]:8.0f} B    "
+              f"ratio {got['theus'] / got[base]:6.2f}x  (target <= 250 B)")
 
 
 def branch_reads() -> None:
@@ -132,8 +214,11 @@ def main() -> None:
     t_plain = per_op(plain_cas, 20_000)
     row("compare_and_swap, 1 path", t_small, "Python lock + version check + dict", t_plain,
         f"(target 2 µs: {fmt(t_small).strip()})")
+    one_path_against_immutables(t_small)
 
+    many_paths()
     branch_reads()
+    bytes_per_leaf()
 
     header("1,000,000 commits, RSS")
     s = State({"domain": {"x": 0, "items": [1, 2, 3]}})

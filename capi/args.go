@@ -97,6 +97,12 @@ func path(o *py.Object) (kernel.Path, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pathOfText(text)
+}
+
+// pathOfText is path for the text of a str; text may be borrowed from the str (it is cloned
+// before the cache keeps it).
+func pathOfText(text string) (kernel.Path, error) {
 	pathCache.Lock()
 	defer pathCache.Unlock()
 	if p, ok := pathCache.m[text]; ok {

@@ -70,7 +70,17 @@ ENTRY(state_new)
 ENTRY(state_version)
 ENTRY(state_get)
 ENTRY(state_begin)
-ENTRY(state_commit)
+/* state_commit's Go side returns the new version as an int (boxed here: one crossing fewer
+   per commit), or -1 and the result, NULL with an exception set on failure. */
+static PyObject *m_state_commit(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    (void)self;
+    if (forked) return fork_error();
+    theus_ints ints;
+    read_ints(args, n, &ints);
+    struct go_state_commit_return r = go_state_commit((void *)args, (GoInt)n, ints.v, ints.ok);
+    if (r.r1 >= 0) return PyLong_FromLongLong(r.r1);
+    return (PyObject *)r.r0;
+}
 ENTRY(state_snapshot)
 ENTRY(state_at)
 ENTRY(state_history)

@@ -129,41 +129,55 @@ func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	return lookupValue(snap, a[1], false)
 }
 
+// go_state_commit returns the new version as an int for the C shim to box (one crossing
+// fewer per commit), or -1 and the result object (NULL with an exception set on failure).
+//
 //export go_state_commit
-func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer, version int64) {
+	version = -1
 	defer py.Recover(&res)
 	py.Enter()
+	v, err := stateCommit(args, n, ints, ok)
+	if err != nil {
+		return fail(err), -1
+	}
+	return nil, int64(v)
+}
+
+// stateCommit is the commit entry point: it converts the arguments, commits and returns the
+// new version; on failure nothing was committed and the caller keeps nothing.
+func stateCommit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (kernel.Version, error) {
 	want := 6
 	if n == 7 { // the optional appends argument
 		want = 7
 	}
 	a, c, st, err := stateCall("state_commit", args, n, ints, ok, want)
 	if err != nil {
-		return fail(err)
+		return 0, err
 	}
 	start, err := c.version("expected_version", 1)
 	if err != nil {
-		return fail(err)
+		return 0, err
 	}
 	req := kernel.Commit[*py.Object]{Start: start}
 	if req.Strict, err = py.Truth(a[5]); err != nil {
-		return fail(err)
+		return 0, err
 	}
 	if !py.IsNone(a[4]) {
 		if req.Author, err = py.Str(a[4]); err != nil {
-			return fail(argErrorf("author: expected str or None, got %s", py.TypeName(a[4])))
+			return 0, argErrorf("author: expected str or None, got %s", py.TypeName(a[4]))
 		}
 	}
 	switch {
 	case py.IsNone(a[3]):
 	case py.IsTuple(a[3]):
 		if req.Reads, err = pathList(a[3]); err != nil {
-			return fail(err)
+			return 0, err
 		}
 	default: // a process's plan
 		pl, err := handle[*plan](c, 3)
 		if err != nil {
-			return fail(argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3])))
+			return 0, argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3]))
 		}
 		req.Reads = pl.paths
 		if py.IsNone(a[4]) {
@@ -171,14 +185,14 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		}
 	}
 	if req.Writes, err = writes(a[2]); err != nil {
-		return fail(err)
+		return 0, err
 	}
 	if n == 7 && !py.IsNone(a[6]) {
 		if req.AppendUnder, req.Appends, err = appends(a[6]); err != nil {
 			for _, w := range req.Writes {
 				py.FreeNode(w.Node)
 			}
-			return fail(err)
+			return 0, err
 		}
 	}
 	var held heavy.Totals // held before the commit: a concurrent release may drop them at once
@@ -203,9 +217,9 @@ func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (r
 		for _, nd := range req.Appends {
 			py.FreeNode(nd)
 		}
-		return fail(err)
+		return 0, err
 	}
-	return result(py.NewUint(v))
+	return v, nil
 }
 
 // appends converts the appends argument (branch path, tuple of values) into the branch and
@@ -255,29 +269,39 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 		return nil, argErrorf("updates: expected a dict {\"zone.path\": value}, got %s", py.TypeName(updates))
 	}
 	var out []kernel.Write[*py.Object]
-	for it := py.Items(updates); ; {
-		k, v, ok := it.Next()
-		if !ok {
-			break
-		}
-		p, err := path(k)
-		if err == nil && v == py.Delete() {
-			out = append(out, kernel.Write[*py.Object]{Path: p})
-			continue
-		}
-		if err == nil {
-			var node *py.Node
-			if node, err = py.ToNodeAt(v, k); err == nil {
-				out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
-				continue
-			}
-		}
+	fail := func(err error) ([]kernel.Write[*py.Object], error) {
 		for _, w := range out {
 			py.FreeNode(w.Node)
 		}
 		return nil, err
 	}
-	return out, nil
+	for it := py.WriteItems(updates); ; {
+		w, ok, err := it.Next()
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return out, nil
+		}
+		var p kernel.Path
+		if w.IsStr {
+			p, err = pathOfText(w.Text)
+		} else {
+			p, err = path(w.Key)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if w.Value == py.Delete() {
+			out = append(out, kernel.Write[*py.Object]{Path: p})
+			continue
+		}
+		node, err := w.Node()
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
+	}
 }
 
 //export go_state_snapshot

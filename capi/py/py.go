@@ -48,8 +48,7 @@ func Release(o *Object) {
 	if o == nil {
 		return
 	}
-	if C.PyGILState_Check() == 1 {
-		o.DecRef()
+	if C.theus_release_u(o.u()) == 1 {
 		return
 	}
 	pending.mu.Lock()

@@ -8,6 +8,7 @@
 #define THEUS_INT_ARGS 8
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kind.h"
 
@@ -17,6 +18,13 @@
 static inline void theus_decref(PyObject *o) { Py_DECREF(o); }
 static inline void theus_incref_u(uintptr_t o) { Py_INCREF(THEUS_OBJ(o)); }
 static inline void theus_decref_u(uintptr_t o) { Py_DECREF(THEUS_OBJ(o)); }
+/* theus_release_u drops a reference when this thread holds the GIL and returns 1; without the
+   GIL it returns 0 and the caller queues the decref. One crossing for the check and the drop. */
+static inline int theus_release_u(uintptr_t o) {
+    if (PyGILState_Check() != 1) return 0;
+    Py_DECREF(THEUS_OBJ(o));
+    return 1;
+}
 static inline int theus_setitem_u(uintptr_t d, uintptr_t k, uintptr_t v) {
     return PyDict_SetItem(THEUS_OBJ(d), THEUS_OBJ(k), THEUS_OBJ(v));
 }
@@ -208,4 +216,38 @@ static inline theus_owned theus_own_heavy_value(uintptr_t v) {
     theus_owned r = {NULL, 0};
     r.status = theus_own_heavy_hook(THEUS_OBJ(v), &r.out);
     return r;
+}
+
+/* theus_write_item is the next entry of a commit's updates dict, read in one crossing: the key,
+   its UTF-8 text (p NULL when the key is not a str; err 1 with an exception set when it cannot
+   be encoded), the value and, when prepared is 1, the value classified for the commit copy by
+   theus_prepare. Only values whose preparation runs no user code (exact str, int, float, bool,
+   None and dict), so that the borrowed key and text stay valid, are prepared here, and never
+   under a key starting with "heavy" (ToNodeAt decides the zone rule); the Go side prepares
+   the rest. ok 0 marks the end; size is the dict's size now, so the walk can stop without a
+   call that only finds the end. */
+typedef struct {
+    PyObject *k, *v;
+    const char *p;
+    Py_ssize_t n, pos, size;
+    theus_prepared r;
+    int ok, err, prepared;
+} theus_write_item;
+static inline theus_write_item theus_write_next(uintptr_t d, Py_ssize_t pos) {
+    theus_write_item it;
+    memset(&it, 0, sizeof it);
+    it.ok = PyDict_Next(THEUS_OBJ(d), &pos, &it.k, &it.v);
+    it.pos = pos;
+    it.size = PyDict_GET_SIZE(THEUS_OBJ(d));
+    if (!it.ok || !PyUnicode_Check(it.k)) return it;
+    it.p = PyUnicode_AsUTF8AndSize(it.k, &it.n);
+    if (it.p == NULL) { it.err = 1; return it; }
+    if (it.n >= 5 && memcmp(it.p, "heavy", 5) == 0) return it;
+    PyTypeObject *tp = Py_TYPE(it.v);
+    if (tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type || tp == &PyBool_Type ||
+        tp == &PyDict_Type || it.v == Py_None) {
+        it.r.kind = theus_prepare(it.v, &it.r.dict, &it.r.leaf);
+        it.prepared = 1;
+    }
+    return it;
 }

@@ -31,16 +31,25 @@ func ToNode(v *Object) (*Node, error) { return ToNodeAt(v, nil) }
 // "heavy" key of a root dict) follow the heavy zone's rule instead of the commit copy
 // (pyproxy/heavy.c): buffers by reference where they can be locked, copies where not, other
 // values refused; a dict there is still a branch whose leaves follow that rule.
-func ToNodeAt(v, path *Object) (*Node, error) {
+func ToNodeAt(v, path *Object) (*Node, error) { return toNodeAt(v, path, nil) }
+
+// toNodeAt is ToNodeAt for a value that theus_write_next may already have classified (r).
+func toNodeAt(v, path *Object, r *C.theus_prepared) (*Node, error) {
 	heavy := false
-	if path != nil {
+	if path != nil && r == nil {
 		if p, err := Str(path); err == nil {
 			heavy = p == HeavyZone || strings.HasPrefix(p, HeavyZone+".")
 		} else {
 			C.PyErr_Clear() // the caller reports a bad path
 		}
 	}
-	n, err := toNode(v, 0, heavy, path == nil)
+	var n *Node
+	var err error
+	if r != nil {
+		n, err = fromPrepared(v, *r, 0, false, false)
+	} else {
+		n, err = toNode(v, 0, heavy, path == nil)
+	}
 	if err == nil {
 		return n, nil
 	}
@@ -59,6 +68,62 @@ func ToNodeAt(v, path *Object) (*Node, error) {
 		AddNote("while storing " + prefix)
 	}
 	return nil, err
+}
+
+// WriteItem is one entry of a commit's updates dict as WriteIter reads it.
+type WriteItem struct {
+	Key, Value *Object
+	Text       string // the key's UTF-8 text when IsStr
+	IsStr      bool
+	r          C.theus_prepared
+	prepared   bool
+}
+
+// WriteIter walks an updates dict {path: value}, one crossing per entry: the key's text and
+// the value's classification come with it (theus_write_next).
+type WriteIter struct {
+	d          *Object
+	pos        C.Py_ssize_t
+	seen, size int // entries read; the dict's size at the last read
+}
+
+// WriteItems starts a walk over the updates dict d.
+func WriteItems(d *Object) WriteIter { return WriteIter{d: d} }
+
+// Next returns the next entry, ok false at the end, or ErrPython when a str key cannot be
+// encoded.
+func (it *WriteIter) Next() (w WriteItem, ok bool, err error) {
+	if it.seen > 0 && it.seen >= it.size {
+		return w, false, nil
+	}
+	r := C.theus_write_next(it.d.u(), it.pos)
+	if r.ok == 0 {
+		return w, false, nil
+	}
+	it.pos, it.seen, it.size = r.pos, it.seen+1, int(r.size)
+	if r.err != 0 {
+		return w, false, ErrPython
+	}
+	w = WriteItem{Key: obj(r.k), Value: obj(r.v), IsStr: r.p != nil, r: r.r, prepared: r.prepared != 0}
+	if w.IsStr {
+		w.Text = unsafe.String((*byte)(unsafe.Pointer(r.p)), int(r.n))
+	}
+	return w, true, nil
+}
+
+// Node converts the entry's value as ToNodeAt(Value, Key) does.
+func (w *WriteItem) Node() (*Node, error) {
+	if w.prepared && w.r.kind == 0 {
+		return toNodeAt(w.Value, w.Key, &w.r) // a leaf copied already: no user code runs
+	}
+	// Converting may run user code (a __hash__) that empties the updates dict, which alone
+	// may hold the key that errors name.
+	w.Key.IncRef()
+	defer w.Key.DecRef()
+	if w.prepared {
+		return toNodeAt(w.Value, w.Key, &w.r)
+	}
+	return toNodeAt(w.Value, w.Key, nil)
 }
 
 // valueError is a refusal found while converting a value: steps holds the branch names from
@@ -113,6 +178,11 @@ func toNode(v *Object, depth int, heavy, root bool) (*Node, error) {
 	} else {
 		r = C.theus_prepare_value(v.u())
 	}
+	return fromPrepared(v, r, depth, heavy, root)
+}
+
+// fromPrepared is toNode for a value already classified by theus_prepare (r).
+func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*Node, error) {
 	switch r.kind {
 	case 0:
 		return kernel.Leaf(obj(r.leaf)), nil

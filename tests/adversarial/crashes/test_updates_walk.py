@@ -1,0 +1,80 @@
+"""The updates dict of a commit is read in one pass that classifies plain values on the way:
+user code that runs while a value converts (a key's __hash__ inside a dict leaf) and empties
+or grows the updates dict never crashes the interpreter, and a failed commit leaves the state
+unchanged. Each case runs in a child interpreter, so a crash fails the case instead of the run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent(
+    """
+    import gc, sys
+    import theus
+
+    case = sys.argv[1]
+    s = theus.State({"domain": {"a": 1}})
+    updates = {}
+
+    armed = False
+
+    class Evil:
+        # an int-keyed dict holding this is a leaf: copying it hashes the key (user code)
+        def __hash__(self):
+            if not armed:
+                return 7
+            if case == "clear":
+                updates.clear()
+            elif case == "grow":
+                updates["domain.late"] = 5
+            elif case == "raise":
+                raise ValueError("hash refused")
+            elif case == "clear_raise":  # the error names a key only the cleared dict held
+                updates.clear()
+                gc.collect()
+                raise ValueError("hash refused")
+            gc.collect()
+            return 7
+        def __eq__(self, other):
+            return self is other
+
+    updates[f"domain.{'x' * 3}"] = {1: "one", Evil(): 2}
+    updates["".join(["domain.", "b"])] = 3
+    armed = True
+    try:
+        v = s.compare_and_swap(0, updates)
+        outcome = f"committed {v}"
+    except Exception as e:
+        outcome = f"raised {type(e).__name__}"
+    snap = s.snapshot()
+    print(outcome, snap.version, sorted(snap.domain.keys()))
+    """
+)
+
+
+def run(case: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", CHILD, case], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_a_plain_walk_commits_every_entry() -> None:
+    assert run("plain") == "committed 1 1 ['a', 'b', 'xxx']"
+
+
+def test_user_code_that_empties_the_updates_mid_walk_commits_what_was_read() -> None:
+    # the key being converted stays alive; the entries removed before they were read are not written
+    assert run("clear") == "committed 1 1 ['a', 'xxx']"
+
+
+def test_user_code_that_grows_the_updates_mid_walk_commits_the_new_entry_too() -> None:
+    assert run("grow") == "committed 1 1 ['a', 'b', 'late', 'xxx']"
+
+
+@pytest.mark.parametrize("case", ["raise", "clear_raise"])
+def test_a_failing_conversion_leaves_the_state_unchanged(case: str) -> None:
+    assert run(case) == "raised ValueError 0 ['a']"
