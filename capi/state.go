@@ -4,6 +4,8 @@ import "C"
 
 import (
 	"fmt"
+	"runtime/debug"
+	"runtime/metrics"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -54,10 +56,12 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	if !isInt || size < 0 {
 		return fail(argErrorf("history_size: expected an int >= 0, got %s", py.TypeName(a[3])))
 	}
+	heapBefore := heapBytes()
 	root, err := py.ToNode(a[0])
 	if err != nil {
 		return fail(err)
 	}
+	defer returnGarbage(heapBefore)
 	if root.IsLeaf() { // a dict with a non-str key
 		py.FreeNode(root)
 		return fail(argErrorf("the initial context's keys must be str zone names such as \"domain\""))
@@ -79,6 +83,29 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	}
 	books.Hold(held)
 	return result(newHandle(&state{State: st, heavy: books}))
+}
+
+// bigBuild is the heap growth from which building a State returns its garbage to the OS.
+const bigBuild = 64 << 20
+
+// heapBytes reads the bytes of live and not yet swept heap objects (cheap: no stop).
+func heapBytes() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+// returnGarbage runs a collection and gives the freed memory back to the OS after a build that
+// grew the heap by bigBuild or more since before: converting a large initial state leaves
+// about as much garbage as it keeps, which would otherwise stay in the process's RSS until the
+// heap grows again. A build that size takes far longer than the collection.
+func returnGarbage(before uint64) {
+	if heapBytes() >= before+bigBuild {
+		debug.FreeOSMemory()
+	}
 }
 
 //export go_state_version
