@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime/cgo"
 	"strings"
 	"sync"
 	"unsafe"
@@ -32,16 +31,17 @@ type call struct {
 }
 
 // newCall checks the argument count of entry point name.
-func newCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, want int) ([]*py.Object, *call, error) {
+// The call is a value, so that an entry point allocates nothing for it.
+func newCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, want int) ([]*py.Object, call, error) {
 	if n != want {
-		return nil, nil, argErrorf("%s: expected %d arguments, got %d", name, want, n)
+		return nil, call{}, argErrorf("%s: expected %d arguments, got %d", name, want, n)
 	}
-	c := &call{args: py.Args(args, n), ints: (*[C.THEUS_INT_ARGS]C.longlong)(unsafe.Pointer(ints)), ok: ok}
+	c := call{args: py.Args(args, n), ints: (*[C.THEUS_INT_ARGS]C.longlong)(unsafe.Pointer(ints)), ok: ok}
 	return c.args, c, nil
 }
 
 // int64 is argument i as an int: pre-read when possible, else converted now.
-func (c *call) int64(i int) (int64, bool) {
+func (c call) int64(i int) (int64, bool) {
 	if i < C.THEUS_INT_ARGS && c.ok&(1<<i) != 0 {
 		return int64(c.ints[i]), true
 	}
@@ -49,7 +49,7 @@ func (c *call) int64(i int) (int64, bool) {
 }
 
 // version parses argument i as a version: an int >= 0.
-func (c *call) version(what string, i int) (kernel.Version, error) {
+func (c call) version(what string, i int) (kernel.Version, error) {
 	v, ok := c.int64(i)
 	if !ok {
 		if o := c.args[i]; py.IsInt(o) {
@@ -126,32 +126,21 @@ const handleBit = 16
 
 // handle resolves argument i, a theus Handle, to the core object it owns. Plain ints are not
 // handles: only the Handle type the core created can name a core object.
-func handle[T any](c *call, i int) (T, error) {
+func handle[T any](c call, i int) (T, error) {
 	var zero T
 	if i >= C.THEUS_INT_ARGS || c.ok&(1<<(handleBit+i)) == 0 {
 		return zero, argErrorf("argument %d: expected a theus handle (%s), got %s", i+1, handleKind[T](),
 			py.TypeName(c.args[i]))
 	}
-	h := cgo.Handle(c.ints[i])
+	h := uintptr(c.ints[i])
 	if h == 0 {
 		return zero, closedError[T]()
 	}
-	v, ok := handleValue(h).(T)
+	v, ok := handles.get(h).(T)
 	if !ok {
 		return zero, argErrorf("argument %d: expected a theus handle of a %s", i+1, handleKind[T]())
 	}
 	return v, nil
-}
-
-// handleValue is h's value, nil when h no longer names one (closed from a finalizer that ran
-// between the argument read and here).
-func handleValue(h cgo.Handle) (v any) {
-	defer func() {
-		if recover() != nil {
-			v = nil
-		}
-	}()
-	return h.Value()
 }
 
 // handleKind names what a handle of type T owns.

@@ -3,7 +3,7 @@ package main
 import "C"
 
 import (
-	"runtime/cgo"
+	"sync"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -33,17 +33,87 @@ func newChildHandle(v any, parent *py.Object) *py.Object {
 	case *flux.Trace:
 		kind = pyproxy.HandleTrace
 	}
-	h := cgo.NewHandle(v)
+	h := handles.add(v)
 	var pp unsafe.Pointer
 	if parent != nil {
 		pp = parent.Ptr()
 	}
-	o := py.FromPtr(pyproxy.NewHandle(uintptr(h), kind, pp))
+	o := py.FromPtr(pyproxy.NewHandle(h, kind, pp))
 	if o == nil {
-		releaseValue(h.Value())
-		h.Delete()
+		releaseValue(handles.remove(h))
 	}
 	return o
+}
+
+// handleTable maps the numbers Handles carry to the core objects they own. A number is a
+// slot's index plus one in its low 32 bits and the slot's generation above them: a slot is
+// reused once its object is released, with the next generation, so a stale number never
+// names the later object. Lookups cost a lock and an index, not a hash-map read.
+type handleTable struct {
+	mu    sync.Mutex
+	slots []handleSlot
+	free  []uint32 // indexes of released slots
+}
+
+type handleSlot struct {
+	v   any // nil once released
+	gen uint32
+}
+
+var handles handleTable
+
+// add stores v and returns its number (never 0).
+func (t *handleTable) add(v any) uintptr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var i uint32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		i = uint32(len(t.slots))
+		t.slots = append(t.slots, handleSlot{})
+	}
+	s := &t.slots[i]
+	s.gen++
+	s.v = v
+	return uintptr(s.gen)<<32 | uintptr(i+1)
+}
+
+// slot returns the live slot that number h names, or nil. t.mu is held.
+func (t *handleTable) slot(h uintptr) *handleSlot {
+	i := uint32(h) - 1
+	if uint32(h) == 0 || int(i) >= len(t.slots) {
+		return nil
+	}
+	s := &t.slots[i]
+	if s.v == nil || uintptr(s.gen) != h>>32 {
+		return nil
+	}
+	return s
+}
+
+// get returns the object number h names, nil when it names none (released already).
+func (t *handleTable) get(h uintptr) any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.slot(h); s != nil {
+		return s.v
+	}
+	return nil
+}
+
+// remove forgets number h and returns its object, nil when it named none.
+func (t *handleTable) remove(h uintptr) any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slot(h)
+	if s == nil {
+		return nil
+	}
+	v := s.v
+	s.v = nil
+	t.free = append(t.free, uint32(h)-1)
+	return v
 }
 
 // releaseValue frees what a handle owned.
@@ -62,11 +132,7 @@ func releaseValue(v any) {
 func go_handle_release(h uintptr) {
 	defer func() { _ = recover() }() // a Handle releases once; nothing may unwind into C
 	py.Enter()
-	hh := cgo.Handle(h)
-	v := handleValue(hh)
-	if v == nil {
-		return
+	if v := handles.remove(h); v != nil {
+		releaseValue(v)
 	}
-	hh.Delete()
-	releaseValue(v)
 }

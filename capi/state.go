@@ -24,10 +24,10 @@ type (
 )
 
 // stateCall is newCall for the entry points whose first argument is a state handle.
-func stateCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, want int) ([]*py.Object, *call, *state, error) {
+func stateCall(name string, args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, want int) ([]*py.Object, call, *state, error) {
 	a, c, err := newCall(name, args, n, ints, ok, want)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, c, nil, err
 	}
 	st, err := handle[*state](c, 0)
 	return a, c, st, err
