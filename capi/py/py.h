@@ -251,3 +251,40 @@ static inline theus_write_item theus_write_next(uintptr_t d, Py_ssize_t pos) {
     }
     return it;
 }
+
+/* Batched walks over a list of (key, value) pairs (PyDict_Items), which holds every key and
+   value alive while user code runs: one crossing per dict instead of several per entry. */
+
+typedef struct { const char *p; Py_ssize_t n; } theus_keytext;
+/* theus_key_texts stores the UTF-8 text of every key of items in out; it returns 0, with no
+   exception set, as soon as a key is not a str or cannot be encoded. */
+static inline int theus_key_texts(uintptr_t items, theus_keytext *out) {
+    PyObject *l = THEUS_OBJ(items);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(l); i++) {
+        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(l, i), 0);
+        if (!PyUnicode_Check(k) || (out[i].p = PyUnicode_AsUTF8AndSize(k, &out[i].n)) == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* theus_prepare_from classifies the values of items from index start on, each by
+   theus_prepare, or theus_prepare_heavy where heavy[i] is set, into out[i]. It stops after the
+   first value that fails (kind -1 or -2) and before theus.DELETE (the caller reports it), and
+   returns the index it stopped at: out[start:stop] is set. */
+static inline Py_ssize_t theus_prepare_from(uintptr_t items, Py_ssize_t start, const char *heavy,
+                                            theus_prepared *out) {
+    PyObject *l = THEUS_OBJ(items);
+    Py_ssize_t i = start;
+    for (; i < PyList_GET_SIZE(l); i++) {
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(l, i), 1);
+        if (v == theus_delete_marker) break;
+        out[i].dict = out[i].leaf = NULL;
+        out[i].kind = heavy[i] ? theus_prepare_heavy(v, &out[i].dict, &out[i].leaf)
+                               : theus_prepare(v, &out[i].dict, &out[i].leaf);
+        if (out[i].kind < 0) return i + 1;
+    }
+    return i;
+}

@@ -205,34 +205,58 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 	}
 	defer C.theus_decref(items)
 	n := int(C.theus_list_size(items))
-	names := make([]string, n)
-	for i := range names {
-		s, err := Str(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).k))
-		if err != nil { // a non-str (or unencodable) key: the dict is one leaf
-			C.PyErr_Clear()
-			var c C.theus_owned
-			if heavy {
-				c = C.theus_own_heavy_value(obj(r.dict).u())
-			} else {
-				c = C.theus_own_value(obj(r.dict).u())
-			}
-			switch c.status {
-			case -1:
-				return nil, ErrPython
-			case -2:
-				return nil, refusal(obj(c.out))
-			}
-			return kernel.Leaf(obj(c.out)), nil
-		}
-		names[i] = s
+	if n == 0 {
+		return kernel.Branch[*Object](nil, nil), nil
 	}
+	texts := make([]C.theus_keytext, n)
+	if C.theus_key_texts(obj(items).u(), &texts[0]) == 0 { // a non-str (or unencodable) key: the dict is one leaf
+		var c C.theus_owned
+		if heavy {
+			c = C.theus_own_heavy_value(obj(r.dict).u())
+		} else {
+			c = C.theus_own_value(obj(r.dict).u())
+		}
+		switch c.status {
+		case -1:
+			return nil, ErrPython
+		case -2:
+			return nil, refusal(obj(c.out))
+		}
+		return kernel.Leaf(obj(c.out)), nil
+	}
+	names := make([]string, n)
+	heavies := make([]C.char, n)
+	for i, t := range texts {
+		names[i] = C.GoStringN(t.p, C.int(t.n))
+		if heavy || (root && names[i] == HeavyZone) {
+			heavies[i] = 1
+		}
+	}
+	// The values are classified in batches (theus_prepare_from); a value the batch leaves
+	// (theus.DELETE) takes the general way. On a failure, the batch's unused leaves are dropped.
+	preps := make([]C.theus_prepared, n)
 	children := make(map[string]*Node, n)
+	stop := 0
 	for i, name := range names {
-		c, err := toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1,
-			heavy || (root && name == HeavyZone), false)
+		if i == stop {
+			stop = int(C.theus_prepare_from(obj(items).u(), C.Py_ssize_t(i), &heavies[0], &preps[0]))
+		}
+		var c *Node
+		var err error
+		if i < stop {
+			c, err = fromPrepared(nil, preps[i], depth+1, heavies[i] != 0, false)
+		} else {
+			c, err = toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1, heavies[i] != 0, false)
+			stop = i + 1
+		}
 		if err != nil {
 			for _, done := range children {
 				FreeNode(done)
+			}
+			for _, p := range preps[i+1 : max(stop, i+1)] {
+				if p.kind == 0 {
+					FreeNode(kernel.Leaf(obj(p.leaf)))
+				}
 			}
 			var ve *valueError
 			if errors.As(err, &ve) {
