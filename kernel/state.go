@@ -52,10 +52,14 @@ type entry struct {
 	version Version
 	author  string
 	paths   []Path // the commit's write paths, already sorted
+	one     Path   // the only path, instead of paths, of a commit that wrote one
 	time    time.Time
 }
 
 func (e entry) record() Record {
+	if e.one != nil {
+		return Record{Version: e.version, Author: e.author, Paths: []string{e.one.String()}, Time: e.time}
+	}
 	paths := make([]string, len(e.paths))
 	for i, p := range e.paths {
 		paths[i] = p.String()
@@ -82,6 +86,7 @@ type State[V any] struct {
 	closed   atomic.Bool
 	released atomic.Uint64 // values and memos released
 	dead     *memoBox[V]   // marks released memo slots
+	spare    atomic.Pointer[itemBuf[V]]
 
 	mu        sync.Mutex // guards everything below; never held while calling Release
 	kept      []*record[V]
@@ -119,6 +124,32 @@ type carried[V any] struct {
 	changed []string
 }
 
+// itemBuf is a retired-items buffer that a commit hands to the next one
+// once it released its items, so a commit does not allocate one.
+type itemBuf[V any] struct{ items []retired[V] }
+
+// maxSpare bounds the buffer kept for the next commit.
+const maxSpare = 64
+
+// spareItems returns an empty buffer for the retired items of a commit of
+// writes writes.
+func (s *State[V]) spareItems(writes int) []retired[V] {
+	if b := s.spare.Swap(nil); b != nil {
+		return b.items
+	}
+	return make([]retired[V], 0, 2+3*writes)
+}
+
+// keepItems offers a commit's released items buffer to the next commit,
+// unless the KeepVersions window may still hold it.
+func (s *State[V]) keepItems(items []retired[V]) {
+	if s.opts.KeepVersions > 0 || cap(items) > maxSpare {
+		return
+	}
+	clear(items[:cap(items)])
+	s.spare.Store(&itemBuf[V]{items: items[:0]})
+}
+
 // batch is the retired items of one commit.
 type batch[V any] struct {
 	died  Version
@@ -135,8 +166,7 @@ func New[V any](root *Node[V], opts Options[V]) (*State[V], error) {
 		if root.IsLeaf() {
 			return nil, &PathError{Code: CodeNotABranch, Msg: "root must be a branch"}
 		}
-		var adopted []*Node[V]
-		if err := adopt(root, nil, &adopted); err != nil {
+		if adopted, err := adopt(root, nil, nil); err != nil {
 			disown(adopted)
 			return nil, err
 		}
@@ -417,13 +447,12 @@ func collectTree[V any](n *Node[V], died Version, out []retired[V]) []retired[V]
 	out = append(out, retired[V]{born: n.version, died: died, node: n})
 	for ; i < len(out); i++ {
 		n := out[i].node
-		if n.kids == nil {
+		if n.br == nil {
 			continue
 		}
-		for it := n.kids.Iterator(); !it.Done(); {
-			_, c, _ := it.Next()
-			out = append(out, retired[V]{born: c.node.version, died: died, node: c.node})
-		}
+		n.br.eachChild(func(c *Node[V]) {
+			out = append(out, retired[V]{born: c.version, died: died, node: c})
+		})
 	}
 	return out
 }
