@@ -136,16 +136,20 @@ func BenchmarkDeep(b *testing.B) {
 func BenchmarkCommitManyPaths(b *testing.B) {
 	const keys, paths = 10_000, 100
 	s := benchState(b, keys)
+	ps := make([]Path, paths)
+	for j := range ps {
+		name := "k" + strconv.Itoa(j*(keys/paths))
+		if j%2 == 1 {
+			name = "n" + strconv.Itoa(j) // added once, replaced after
+		}
+		ps[j] = Path{"domain", name}
+	}
 	ws := make([]Write[int], paths)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range ws {
-			name := "k" + strconv.Itoa(j*(keys/paths))
-			if j%2 == 1 {
-				name = "n" + strconv.Itoa(j) // added once, replaced after
-			}
-			ws[j] = Write[int]{Path: Path{"domain", name}, Node: Leaf(i)}
+			ws[j] = Write[int]{Path: ps[j], Node: Leaf(i)}
 		}
 		if _, err := s.Commit(Commit[int]{Start: s.Version(), Writes: ws}); err != nil {
 			b.Fatal(err)

@@ -61,10 +61,50 @@ type bigNode[V any] struct {
 	t table[V]
 }
 
-func newBranch[V any]() *Node[V] {
-	bn := &branchNode[V]{}
-	bn.n.br = &bn.b
-	return &bn.n
+// newBranch returns a small branch with room for n children, allocated
+// with the node in one allocation (in size classes).
+func newBranch[V any](n int) *Node[V] {
+	var nd *Node[V]
+	var b *branch[V]
+	switch {
+	case n <= 2:
+		x := &struct {
+			branchNode[V]
+			a [2]kid[V]
+		}{}
+		x.b.small = x.a[:0]
+		nd, b = &x.n, &x.b
+	case n <= 4:
+		x := &struct {
+			branchNode[V]
+			a [4]kid[V]
+		}{}
+		x.b.small = x.a[:0]
+		nd, b = &x.n, &x.b
+	case n <= 8:
+		x := &struct {
+			branchNode[V]
+			a [8]kid[V]
+		}{}
+		x.b.small = x.a[:0]
+		nd, b = &x.n, &x.b
+	case n <= 16:
+		x := &struct {
+			branchNode[V]
+			a [16]kid[V]
+		}{}
+		x.b.small = x.a[:0]
+		nd, b = &x.n, &x.b
+	default:
+		x := &struct {
+			branchNode[V]
+			a [smallMax]kid[V]
+		}{}
+		x.b.small = x.a[:0]
+		nd, b = &x.n, &x.b
+	}
+	nd.br = b
+	return nd
 }
 
 func newBigBranch[V any](t *table[V]) *Node[V] {
@@ -224,8 +264,8 @@ func BranchOf[V any](names []string, kids []*Node[V]) *Node[V] {
 		panic("kernel.BranchOf: names and kids differ in length")
 	}
 	if len(kids) <= smallMax {
-		n := newBranch[V]()
-		small := make([]kid[V], 0, len(kids))
+		n := newBranch[V](len(kids))
+		small := n.br.small
 	next:
 		for i, c := range kids {
 			if c == nil {
@@ -251,8 +291,7 @@ func BranchOf[V any](names []string, kids []*Node[V]) *Node[V] {
 		}
 	}
 	if t.live <= smallMax {
-		n := newBranch[V]()
-		n.br.small = make([]kid[V], 0, t.live)
+		n := newBranch[V](t.live)
 		t.rangeOrder(func(name string, c *Node[V]) bool {
 			n.br.small = append(n.br.small, kid[V]{name, c})
 			return true
@@ -264,7 +303,7 @@ func BranchOf[V any](names []string, kids []*Node[V]) *Node[V] {
 
 // emptyBranch returns an owned branch with no children.
 func emptyBranch[V any](version Version) *Node[V] {
-	n := newBranch[V]()
+	n := newBranch[V](2)
 	n.version, n.br.born, n.owned = version, version, true
 	return n
 }
@@ -460,9 +499,8 @@ func (n *Node[V]) copyBranch(v Version) *Node[V] {
 	if n.br.big != nil {
 		c = newBigBranch(n.br.big)
 	} else {
-		c = newBranch[V]()
-		c.br.small = make([]kid[V], len(n.br.small), len(n.br.small)+1)
-		copy(c.br.small, n.br.small)
+		c = newBranch[V](min(len(n.br.small)+1, smallMax))
+		c.br.small = append(c.br.small, n.br.small...)
 	}
 	c.version, c.owned = v, true
 	c.br.born, c.br.gone = n.br.born, n.br.gone

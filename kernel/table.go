@@ -58,18 +58,109 @@ type hnode[V any] struct {
 }
 
 // own returns t itself when the build at edit created it, else a copy that
-// build may change.
+// build may change, with room for one more slot.
 func (t *hnode[V]) own(edit Version) *hnode[V] {
 	if t.edit == edit {
 		return t
 	}
-	c := &hnode[V]{edit: edit, data: t.data, sub: t.sub}
-	c.slots = make([]slot[V], len(t.slots), len(t.slots)+1)
-	copy(c.slots, t.slots)
+	c := newHnode[V](edit, len(t.slots)+1)
+	c.data, c.sub = t.data, t.sub
+	c.slots = append(c.slots, t.slots...)
 	if len(t.kids) > 0 {
 		c.kids = make([]*hnode[V], len(t.kids))
 		copy(c.kids, t.kids)
 	}
+	return c
+}
+
+// newHnode returns an empty node whose slots have room for n, allocated
+// with the node in one allocation up to 32 slots (in size classes, so a
+// node changed in place by one build rarely reallocates).
+func newHnode[V any](edit Version, n int) *hnode[V] {
+	var h *hnode[V]
+	switch {
+	case n <= 0:
+		return &hnode[V]{edit: edit}
+	case n <= 1:
+		x := &struct {
+			h hnode[V]
+			a [1]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 2:
+		x := &struct {
+			h hnode[V]
+			a [2]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 4:
+		x := &struct {
+			h hnode[V]
+			a [4]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 6:
+		x := &struct {
+			h hnode[V]
+			a [6]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 8:
+		x := &struct {
+			h hnode[V]
+			a [8]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 12:
+		x := &struct {
+			h hnode[V]
+			a [12]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 16:
+		x := &struct {
+			h hnode[V]
+			a [16]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 24:
+		x := &struct {
+			h hnode[V]
+			a [24]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	case n <= 32:
+		x := &struct {
+			h hnode[V]
+			a [32]slot[V]
+		}{}
+		x.h.slots = x.a[:0]
+		h = &x.h
+	default: // a collision list
+		h = &hnode[V]{slots: make([]slot[V], 0, n+n/4)}
+	}
+	h.edit = edit
+	return h
+}
+
+// roomy returns t, owned by the build at edit, with room for one more
+// slot: t itself, or a bigger copy that replaces it.
+func (t *hnode[V]) roomy(edit Version) *hnode[V] {
+	t = t.own(edit)
+	if len(t.slots) < cap(t.slots) {
+		return t
+	}
+	c := newHnode[V](edit, len(t.slots)+1)
+	c.data, c.sub, c.kids = t.data, t.sub, t.kids
+	c.slots = append(c.slots, t.slots...)
 	return c
 }
 
@@ -143,20 +234,22 @@ func (t *hnode[V]) ref(h uint64, shift uint, name string, edit Version) (*hnode[
 // insert adds s, whose name t does not hold (h is its hash), and returns
 // the changed t.
 func (t *hnode[V]) insert(h uint64, shift uint, s slot[V], edit Version) *hnode[V] {
-	t = t.own(edit)
 	if shift >= 64 {
+		t = t.own(edit)
 		t.slots = append(t.slots, s)
 		return t
 	}
 	bit := position(h, shift)
 	switch {
 	case t.sub&bit != 0:
+		t = t.own(edit)
 		i := index(t.sub, bit)
 		t.kids[i] = t.kids[i].insert(h, shift+hashBits, s, edit)
 	case t.data&bit != 0:
+		t = t.own(edit)
 		i := index(t.data, bit)
 		old := t.slots[i]
-		k := &hnode[V]{edit: edit}
+		k := newHnode[V](edit, 2)
 		k = k.insert(hashName(old.name), shift+hashBits, old, edit)
 		k = k.insert(h, shift+hashBits, s, edit)
 		t.slots = remove(t.slots, i)
@@ -164,6 +257,7 @@ func (t *hnode[V]) insert(h uint64, shift uint, s slot[V], edit Version) *hnode[
 		t.kids = insertAt(t.kids, index(t.sub, bit), k)
 		t.sub |= bit
 	default:
+		t = t.roomy(edit)
 		t.slots = insertAt(t.slots, index(t.data, bit), s)
 		t.data |= bit
 	}
@@ -355,7 +449,7 @@ func (t *table[V]) ref(name string, edit Version) *slot[V] {
 // add inserts a new key last.
 func (t *table[V]) add(name string, n *Node[V], edit Version) {
 	if t.root == nil {
-		t.root = &hnode[V]{edit: edit}
+		t.root = newHnode[V](edit, 0)
 	}
 	t.root = t.root.insert(hashName(name), 0, slot[V]{name: name, node: n, seq: t.next}, edit)
 	t.setName(t.next, name, edit)
