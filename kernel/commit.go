@@ -99,6 +99,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		}
 	}
 	strict := req.Strict || s.opts.Strict
+	spare := s.spareItems(len(writes))
 	for {
 		base := s.head.Load()
 		if req.Start > base.version {
@@ -114,7 +115,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			n.stamp(v)
 		}
 		var cs copies[V]
-		root, items, err := build(base.root, writes, v, s.spareItems(len(writes)), &cs)
+		root, items, err := build(base.root, writes, v, spare.items[:0], &cs)
 		if err != nil {
 			disown(adopted)
 			return 0, err
@@ -147,7 +148,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		out := s.publish(base, next, items, rec)
 		s.mu.Unlock()
 		s.release(out)
-		s.keepItems(out)
+		s.keepItems(spare, items)
 		return v, nil
 	}
 }

@@ -129,25 +129,26 @@ type carried[V any] struct {
 type itemBuf[V any] struct{ items []retired[V] }
 
 // maxSpare bounds the buffer kept for the next commit.
-const maxSpare = 64
+const maxSpare = 512
 
-// spareItems returns an empty buffer for the retired items of a commit of
-// writes writes.
-func (s *State[V]) spareItems(writes int) []retired[V] {
+// spareItems returns a buffer for the retired items of a commit of writes
+// writes: the one the previous commit left, or a new one.
+func (s *State[V]) spareItems(writes int) *itemBuf[V] {
 	if b := s.spare.Swap(nil); b != nil {
-		return b.items
+		return b
 	}
-	return make([]retired[V], 0, 2+3*writes)
+	return &itemBuf[V]{items: make([]retired[V], 0, 2+3*writes)}
 }
 
-// keepItems offers a commit's released items buffer to the next commit,
-// unless the KeepVersions window may still hold it.
-func (s *State[V]) keepItems(items []retired[V]) {
+// keepItems offers buf, now holding a commit's released items, to the
+// next commit, unless the KeepVersions window may still hold the items.
+func (s *State[V]) keepItems(buf *itemBuf[V], items []retired[V]) {
 	if s.opts.KeepVersions > 0 || cap(items) > maxSpare {
 		return
 	}
 	clear(items[:cap(items)])
-	s.spare.Store(&itemBuf[V]{items: items[:0]})
+	buf.items = items[:0]
+	s.spare.Store(buf)
 }
 
 // batch is the retired items of one commit.
