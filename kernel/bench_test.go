@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"maps"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -127,4 +128,67 @@ func BenchmarkDeep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCommitManyPaths commits 100 one-key writes into a 10k-key
+// branch (half replacing keys, half adding new ones) and reports the time
+// per path.
+func BenchmarkCommitManyPaths(b *testing.B) {
+	const keys, paths = 10_000, 100
+	s := benchState(b, keys)
+	ps := make([]Path, paths)
+	for j := range ps {
+		name := "k" + strconv.Itoa(j*(keys/paths))
+		if j%2 == 1 {
+			name = "n" + strconv.Itoa(j) // added once, replaced after
+		}
+		ps[j] = Path{"domain", name}
+	}
+	ws := make([]Write[int], paths)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range ws {
+			ws[j] = Write[int]{Path: ps[j], Node: Leaf(i)}
+		}
+		if _, err := s.Commit(Commit[int]{Start: s.Version(), Writes: ws}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*paths), "ns/path")
+}
+
+// BenchmarkLeafBytes builds one branch of 1M small leaves with Branch,
+// commits it into a State and reports the live Go heap per leaf.
+func BenchmarkLeafBytes(b *testing.B) {
+	const leaves = 1_000_000
+	names := make([]string, leaves)
+	for i := range names {
+		names[i] = "k" + strconv.Itoa(i)
+	}
+	for i := 0; i < b.N; i++ {
+		before := heapAlloc()
+		kids := make(map[string]*Node[int], leaves)
+		for j, name := range names {
+			kids[name] = Leaf(j)
+		}
+		root := Branch(map[string]*Node[int]{"domain": Branch(kids, names)}, nil)
+		kids = nil
+		s, err := New(root, Options[int]{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		after := heapAlloc()
+		b.ReportMetric(float64(after-before)/leaves, "B/leaf")
+		runtime.KeepAlive(s)
+	}
+}
+
+func heapAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/benbjohnson/immutable"
 )
 
 // Write sets the subtree at Path to Node, or deletes Path when Node is nil.
@@ -84,22 +82,24 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 	if err := checkAppends(req, writes); err != nil {
 		return 0, err
 	}
-	var adopted []*Node[V]
+	var buf [8]*Node[V]
+	adopted := buf[:0]
 	for _, w := range writes {
 		if w.Node != nil {
-			if err := adopt(w.Node, w.Path, &adopted); err != nil {
+			if adopted, err = adopt(w.Node, w.Path, adopted); err != nil {
 				disown(adopted)
 				return 0, err
 			}
 		}
 	}
 	for i, n := range req.Appends {
-		if err := adopt(n, append(slices.Clip(req.AppendUnder), "<append "+strconv.Itoa(i)+">"), &adopted); err != nil {
+		if adopted, err = adopt(n, append(slices.Clip(req.AppendUnder), "<append "+strconv.Itoa(i)+">"), adopted); err != nil {
 			disown(adopted)
 			return 0, err
 		}
 	}
 	strict := req.Strict || s.opts.Strict
+	spare := s.spareItems(len(writes))
 	for {
 		base := s.head.Load()
 		if req.Start > base.version {
@@ -112,22 +112,27 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		}
 		v := base.version + 1
 		for _, n := range adopted {
-			n.version, n.born = v, v
+			n.stamp(v)
 		}
 		var cs copies[V]
-		root, items, err := build(base.root, writes, v, &cs)
+		root, items, err := build(base.root, writes, v, spare.items[:0], &cs)
 		if err != nil {
 			disown(adopted)
 			return 0, err
 		}
-		paths := writePaths(writes)
+		rec := entry{version: v, author: req.Author, time: time.Now()}
+		if len(writes) == 1 && len(req.Appends) == 0 {
+			rec.one = writes[0].Path
+		} else {
+			rec.paths = writePaths(writes)
+		}
 		if len(req.Appends) > 0 {
 			var added []Path
 			if items, added, err = appendAll(root, req.AppendUnder, req.Appends, base.appended+1, v, items, &cs); err != nil {
 				disown(adopted)
 				return 0, err
 			}
-			paths = mergePaths(paths, added)
+			rec.paths = mergePaths(rec.paths, added)
 		}
 		next := &record[V]{version: v, root: root, appended: base.appended + uint64(len(req.Appends))}
 		s.mu.Lock()
@@ -140,9 +145,10 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			s.mu.Unlock()
 			continue
 		}
-		out := s.publish(base, next, items, entry{version: v, author: req.Author, paths: paths, time: time.Now()})
+		out := s.publish(base, next, items, rec)
 		s.mu.Unlock()
 		s.release(out)
+		s.keepItems(spare, items)
 		return v, nil
 	}
 }
@@ -200,21 +206,21 @@ func checkAppends[V any](req Commit[V], writes []Write[V]) error {
 func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64, v Version, items []retired[V], cs *copies[V]) ([]retired[V], []Path, error) {
 	parent := root
 	for i, seg := range under {
-		c, ok := parent.kids.Get(seg)
-		if !ok {
+		ref := parent.ref(seg)
+		if ref == nil {
 			nb := emptyBranch[V](v)
-			parent.put(seg, nb, c, false)
+			parent.add(seg, nb)
 			cs.touch(items, parent, seg)
 			parent = nb
 			continue
 		}
-		n := c.node
-		if n.kids == nil {
+		n := *ref
+		if n.br == nil {
 			return nil, nil, &PathError{Path: under[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so nothing can be appended under " + under.String()}
 		}
 		if n.version != v {
 			items, n = cs.copy(items, n, v)
-			parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
+			*ref = n
 			cs.touch(items, parent, seg)
 		}
 		parent = n
@@ -222,11 +228,10 @@ func appendAll[V any](root *Node[V], under Path, nodes []*Node[V], first uint64,
 	added := make([]Path, len(nodes))
 	for i, n := range nodes {
 		key := AppendKey(first+uint64(i), v)
-		old, exists := parent.kids.Get(key)
-		if exists {
+		if parent.br.child(key) != nil {
 			return nil, nil, &PathError{Path: under.String() + "." + key, Code: CodeOverlap, Msg: "already exists (a write took a key of the append sequence)"}
 		}
-		parent.put(key, n, old, false)
+		parent.add(key, n)
 		cs.touch(items, parent, key)
 		p := make(Path, len(under)+1)
 		copy(p, under)
@@ -266,51 +271,55 @@ func writePaths[V any](ws []Write[V]) []Path {
 }
 
 // adopt marks the new subtree at n, to be placed at path at, as owned by a
-// State and records the nodes it marked. It fails with a *PathError when a
-// node already belongs to a State or occurs twice, and with a *KeyError when
-// a child name could not be addressed by a path. It walks the tree with an
-// explicit stack and builds a path string only for an error, so deep trees
-// cost time linear in their size and no Go stack.
-func adopt[V any](n *Node[V], at Path, adopted *[]*Node[V]) error {
+// State and returns adopted with the nodes it marked appended. It fails
+// with a *PathError when a node already belongs to a State or occurs twice,
+// and with a *KeyError when a child name could not be addressed by a path.
+// It walks the tree with an explicit stack and builds a path string only
+// for an error, so deep trees cost time linear in their size and no Go
+// stack.
+func adopt[V any](n *Node[V], at Path, adopted []*Node[V]) ([]*Node[V], error) {
 	if n.owned {
-		return reused(at)
+		return adopted, reused(at)
 	}
 	n.owned = true
-	*adopted = append(*adopted, n)
-	if n.kids == nil {
-		return nil
+	adopted = append(adopted, n)
+	if n.br == nil {
+		return adopted, nil
 	}
 	type frame struct {
-		n  *Node[V]
-		it *immutable.SortedMapIterator[uint64, string]
+		n    *Node[V]
+		next int // the child to visit next, by position in insertion order
 	}
 	segs := slices.Clone(at) // the path of the branch on top of the stack
-	stack := []frame{{n, n.order.Iterator()}}
+	stack := []frame{{n, 0}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
-		if top.it.Done() {
+		name, c, ok := top.n.br.at(top.next)
+		if !ok {
 			stack = stack[:len(stack)-1]
 			if len(stack) > 0 {
 				segs = segs[:len(segs)-1]
 			}
 			continue
 		}
-		_, name, _ := top.it.Next()
+		top.next++
+		if c == nil { // a removed key of a big branch
+			continue
+		}
 		if err := checkKey(segs, name); err != nil {
-			return err
+			return adopted, err
 		}
-		c, _ := top.n.kids.Get(name)
-		if c.node.owned {
-			return reused(append(segs, name))
+		if c.owned {
+			return adopted, reused(append(segs, name))
 		}
-		c.node.owned = true
-		*adopted = append(*adopted, c.node)
-		if c.node.kids != nil {
+		c.owned = true
+		adopted = append(adopted, c)
+		if c.br != nil {
 			segs = append(segs, name)
-			stack = append(stack, frame{c.node, c.node.order.Iterator()})
+			stack = append(stack, frame{c, 0})
 		}
 	}
-	return nil
+	return adopted, nil
 }
 
 func reused(at Path) error {
@@ -334,7 +343,15 @@ func checkKey(in Path, name string) error {
 func disown[V any](adopted []*Node[V]) {
 	for _, n := range adopted {
 		n.owned = false
-		n.version, n.born = 0, 0
+		n.stamp(0)
+	}
+}
+
+// stamp sets the version of an adopted node, and its born version.
+func (n *Node[V]) stamp(v Version) {
+	n.version = v
+	if n.br != nil {
+		n.br.born = v
 	}
 }
 
@@ -372,63 +389,66 @@ func conflicts[V any](base *record[V], req Commit[V], strict bool) error {
 func changedSince[V any](root *Node[V], p Path, start Version) bool {
 	cur := root
 	for _, seg := range p {
-		if cur.kids == nil { // p runs through a leaf
+		if cur.br == nil { // p runs through a leaf
 			return cur.version > start
 		}
-		c, ok := cur.kids.Get(seg)
-		if !ok {
-			return cur.born > start || cur.gone.removedAfter(seg, start)
+		c := cur.br.child(seg)
+		if c == nil {
+			return cur.br.born > start || cur.br.gone.removedAfter(seg, start)
 		}
-		cur = c.node
+		cur = c
 	}
 	return cur.version > start
 }
 
 // build applies the sorted writes to a path copy of root, stamping every
 // new node with version v, and returns the new root with the leaf values and
-// branch memos that become unreachable at v.
-func build[V any](root *Node[V], writes []Write[V], v Version, cs *copies[V]) (*Node[V], []retired[V], error) {
-	items, newRoot := cs.copy(make([]retired[V], 0, 2+3*len(writes)), root, v)
+// branch memos that become unreachable at v, appended to items. Every branch
+// it copies or creates is unpublished until the commit is, so the writes
+// below one branch change that one copy in place.
+func build[V any](root *Node[V], writes []Write[V], v Version, items []retired[V], cs *copies[V]) (*Node[V], []retired[V], error) {
+	items, newRoot := cs.copy(items, root, v)
 	for _, w := range writes {
 		parent := newRoot
 		last := len(w.Path) - 1
 		for i, seg := range w.Path[:last] {
-			c, ok := parent.kids.Get(seg)
-			if !ok {
+			ref := parent.ref(seg)
+			if ref == nil {
 				if w.Node == nil {
 					return nil, nil, &PathError{Path: w.Path[:i+1].String(), Code: CodeNotFound, Msg: "not found, cannot delete " + w.Path.String()}
 				}
 				nb := emptyBranch[V](v)
-				parent.put(seg, nb, c, false)
+				parent.add(seg, nb)
 				cs.touch(items, parent, seg)
 				parent = nb
 				continue
 			}
-			n := c.node
-			if n.kids == nil {
+			n := *ref
+			if n.br == nil {
 				return nil, nil, &PathError{Path: w.Path[:i+1].String(), Code: CodeNotABranch, Msg: "is a leaf, so " + w.Path.String() + " cannot be written"}
 			}
 			if n.version != v {
 				items, n = cs.copy(items, n, v)
-				parent.kids = parent.kids.Set(seg, child[V]{node: n, seq: c.seq})
+				*ref = n
 				cs.touch(items, parent, seg)
 			}
 			parent = n
 		}
 		name := w.Path[last]
-		old, ok := parent.kids.Get(name)
-		if ok {
-			items = collectTree(old.node, v, items)
+		ref := parent.ref(name)
+		if ref != nil {
+			items = collectTree(*ref, v, items)
 		}
-		if w.Node == nil {
-			if !ok {
-				return nil, nil, &PathError{Path: w.Path.String(), Code: CodeNotFound, Msg: "not found, cannot delete it"}
-			}
+		switch {
+		case w.Node == nil && ref == nil:
+			return nil, nil, &PathError{Path: w.Path.String(), Code: CodeNotFound, Msg: "not found, cannot delete it"}
+		case w.Node == nil:
 			parent.remove(name)
-			cs.touch(items, parent, name)
-			continue
+		case ref != nil:
+			*ref = w.Node
+		default:
+			parent.add(name, w.Node)
 		}
-		parent.put(name, w.Node, old, ok)
 		cs.touch(items, parent, name)
 	}
 	return newRoot, items, nil
@@ -448,7 +468,7 @@ type copies[V any] struct {
 func (cs *copies[V]) copy(items []retired[V], n *Node[V], v Version) ([]retired[V], *Node[V]) {
 	c := n.copyBranch(v)
 	it := retired[V]{born: n.version, died: v, node: n}
-	if b := n.memo.Load(); b != nil && !b.dead {
+	if n.hasMemo() {
 		it.carry = &carried[V]{succ: c}
 		cs.nodes = append(cs.nodes, c)
 		cs.at = append(cs.at, len(items))

@@ -7,14 +7,26 @@
 //
 // # Tree
 //
-// The state is a tree of Nodes. A leaf holds one V; a branch holds named
-// children in a persistent hash array mapped trie (benbjohnson/immutable's
-// Map). The HAMT is small and well kept, shares structure between versions
-// and sets a key in O(log32 n) node copies, so committing one key into a
-// zone of 100,000 keys copies a handful of 32-wide nodes instead of the
-// zone. Python dicts keep insertion order, so each branch also keeps a
-// persistent sorted map from a per-key sequence number to the key: a new key
-// goes last, a replaced key keeps its place, and Range walks that order.
+// The state is a tree of Nodes. A leaf holds one V and its version, and
+// nothing else (32 bytes for a pointer-sized V): a State of a million
+// small leaves is mostly leaves. A branch holds named children in
+// insertion order, as Python dicts do: a new key goes last, a replaced key
+// keeps its place, a removed and re-added key goes last, and Range walks
+// that order. Up to 32 children sit in a slice allocated with the branch,
+// searched linearly; a path copy is one allocation. A bigger branch keeps
+// a hash array mapped trie (CHAMP layout, entries inline in 32-wide nodes)
+// from name to child and insertion sequence number, plus a persistent
+// vector of names by sequence number, so committing one key into a zone of
+// 100,000 keys copies a handful of small nodes instead of the zone. Removed
+// keys leave holes in the vector until they outnumber the keys, when the
+// branch is renumbered; a big branch that shrinks to 16 children goes back
+// to a slice.
+//
+// Every trie node records the version of the commit that created it.
+// While a commit builds its new version, nothing it created is published,
+// so the many writes of one commit under one branch change that commit's
+// own copies in place and copy only nodes of published versions (the
+// builder mode of persistent collections, keyed by version).
 //
 // # Versions on nodes
 //

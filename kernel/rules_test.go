@@ -143,8 +143,8 @@ func TestGravesAreBounded(t *testing.T) {
 		}
 	}
 	box, _ := s.head.Load().root.Child("outbox")
-	if box.gone == nil || box.gone.names.Len() > maxGraves || box.gone.names.Len() < maxGraves/2 || box.gone.floor == 0 {
-		t.Fatalf("graves: %d remembered, floor %d", box.gone.names.Len(), box.gone.floor)
+	if box.br.gone == nil || box.br.gone.names.Len() > maxGraves || box.br.gone.names.Len() < maxGraves/2 || box.br.gone.floor == 0 {
+		t.Fatalf("graves: %d remembered, floor %d", box.br.gone.names.Len(), box.br.gone.floor)
 	}
 	head := s.Version()
 	// Started one commit ago: the last removal is remembered.
@@ -165,7 +165,7 @@ func TestGravesAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	box, _ = s.head.Load().root.Child("outbox")
-	if _, ok := box.gone.names.Get(recent[1]); ok {
+	if _, ok := box.br.gone.names.Get(recent[1]); ok {
 		t.Fatal("a re-created child keeps its grave")
 	}
 }

@@ -52,10 +52,14 @@ type entry struct {
 	version Version
 	author  string
 	paths   []Path // the commit's write paths, already sorted
+	one     Path   // the only path, instead of paths, of a commit that wrote one
 	time    time.Time
 }
 
 func (e entry) record() Record {
+	if e.one != nil {
+		return Record{Version: e.version, Author: e.author, Paths: []string{e.one.String()}, Time: e.time}
+	}
 	paths := make([]string, len(e.paths))
 	for i, p := range e.paths {
 		paths[i] = p.String()
@@ -82,6 +86,7 @@ type State[V any] struct {
 	closed   atomic.Bool
 	released atomic.Uint64 // values and memos released
 	dead     *memoBox[V]   // marks released memo slots
+	spare    atomic.Pointer[itemBuf[V]]
 
 	mu        sync.Mutex // guards everything below; never held while calling Release
 	kept      []*record[V]
@@ -119,6 +124,33 @@ type carried[V any] struct {
 	changed []string
 }
 
+// itemBuf is a retired-items buffer that a commit hands to the next one
+// once it released its items, so a commit does not allocate one.
+type itemBuf[V any] struct{ items []retired[V] }
+
+// maxSpare bounds the buffer kept for the next commit.
+const maxSpare = 512
+
+// spareItems returns a buffer for the retired items of a commit of writes
+// writes: the one the previous commit left, or a new one.
+func (s *State[V]) spareItems(writes int) *itemBuf[V] {
+	if b := s.spare.Swap(nil); b != nil {
+		return b
+	}
+	return &itemBuf[V]{items: make([]retired[V], 0, 2+3*writes)}
+}
+
+// keepItems offers buf, now holding a commit's released items, to the
+// next commit, unless the KeepVersions window may still hold the items.
+func (s *State[V]) keepItems(buf *itemBuf[V], items []retired[V]) {
+	if s.opts.KeepVersions > 0 || cap(items) > maxSpare {
+		return
+	}
+	clear(items[:cap(items)])
+	buf.items = items[:0]
+	s.spare.Store(buf)
+}
+
 // batch is the retired items of one commit.
 type batch[V any] struct {
 	died  Version
@@ -135,8 +167,7 @@ func New[V any](root *Node[V], opts Options[V]) (*State[V], error) {
 		if root.IsLeaf() {
 			return nil, &PathError{Code: CodeNotABranch, Msg: "root must be a branch"}
 		}
-		var adopted []*Node[V]
-		if err := adopt(root, nil, &adopted); err != nil {
+		if adopted, err := adopt(root, nil, nil); err != nil {
 			disown(adopted)
 			return nil, err
 		}
@@ -417,13 +448,12 @@ func collectTree[V any](n *Node[V], died Version, out []retired[V]) []retired[V]
 	out = append(out, retired[V]{born: n.version, died: died, node: n})
 	for ; i < len(out); i++ {
 		n := out[i].node
-		if n.kids == nil {
+		if n.br == nil {
 			continue
 		}
-		for it := n.kids.Iterator(); !it.Done(); {
-			_, c, _ := it.Next()
-			out = append(out, retired[V]{born: c.node.version, died: died, node: c.node})
-		}
+		n.br.eachChild(func(c *Node[V]) {
+			out = append(out, retired[V]{born: c.version, died: died, node: c})
+		})
 	}
 	return out
 }
