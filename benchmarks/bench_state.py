@@ -15,7 +15,36 @@ from common import fmt, header, per_op, row
 LEAVES = 1_000_000
 # Bytes per small leaf, measured in a fresh interpreter: RSS grown by holding 1M int leaves
 # under str keys ("k0".."k999999"), the building dict dropped. The ints are held either way.
+# Layout "apart" builds all keys, then all values: the keys a store copies and drops free whole
+# pymalloc pools. Layout "interleaved" builds them in turns ({f"k{i}": i ...}): a dropped key
+# then shares its pool with a kept int and its memory stays with the process, charged to
+# whichever store copied the key instead of keeping it (theus copies keys into Go).
 _MEMORY_CHILD = """
+import gc, os, sys
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+import immutables, theus
+kind, layout, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+gc.collect()
+before = rss()
+if layout == "apart":
+    keys = [f"k{i}" for i in range(n)]
+    values = list(range(n))
+    d = dict(zip(keys, values))
+    del keys, values
+else:
+    d = {f"k{i}": i for i in range(n)}
+if kind == "theus":
+    held = theus.State({"domain": d})
+elif kind == "immutables":
+    held = immutables.Map(d)
+else:
+    held = d
+del d
+gc.collect()
+print((rss() - before) / n)
+"""
 import gc, os, sys
 def rss():
     with open("/proc/self/statm") as f:
@@ -99,16 +128,17 @@ def many_paths() -> None:
 
 
 def bytes_per_leaf() -> None:
-    """Bytes per small leaf (1M leaves), each kind in a fresh interpreter."""
-    header(f"bytes per small leaf, {LEAVES:,} leaves, RSS of a fresh process")
-    got = {}
-    for kind in ("theus", "dict", "immutables"):
-        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, kind, str(LEAVES)],
-                             capture_output=True, text=True, check=True)
-        got[kind] = float(out.stdout.strip())
-    for base in ("dict", "immutables"):
-        print(f"  {'theus State':<44} {got['theus']:8.0f} B    {base:<34} {got[base]:8.0f} B    "
-              f"ratio {got['theus'] / got[base]:6.2f}x  (target <= 250 B)")
+    """Bytes per small leaf (1M leaves), each kind and layout in a fresh interpreter."""
+    header(f"bytes per small leaf, {LEAVES:,} int leaves, RSS of a fresh process")
+    for layout in ("apart", "interleaved"):
+        got = {}
+        for kind in ("theus", "dict", "immutables"):
+            out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, kind, layout, str(LEAVES)],
+                                 capture_output=True, text=True, check=True)
+            got[kind] = float(out.stdout.strip())
+        for base in ("dict", "immutables"):
+            print(f"  {'theus State, keys ' + layout:<44} {got['theus']:8.0f} B    {base:<34} "
+                  f"{got[base]:8.0f} B    ratio {got['theus'] / got[base]:6.2f}x  (target <= 250 B)")
 
 
 def branch_reads() -> None:

@@ -257,17 +257,20 @@ static inline theus_write_item theus_write_next(uintptr_t d, Py_ssize_t pos) {
 
 typedef struct { const char *p; Py_ssize_t n; } theus_keytext;
 /* theus_key_texts stores the UTF-8 text of every key of items in out; it returns 0, with no
-   exception set, as soon as a key is not a str or cannot be encoded. */
+   exception set, as soon as a key is not a str or cannot be encoded; else 2 when every key is
+   an exact str (their texts differ), 1 when some is a str subclass (two keys may share a text). */
 static inline int theus_key_texts(uintptr_t items, theus_keytext *out) {
     PyObject *l = THEUS_OBJ(items);
+    int exact = 1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(l); i++) {
         PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(l, i), 0);
         if (!PyUnicode_Check(k) || (out[i].p = PyUnicode_AsUTF8AndSize(k, &out[i].n)) == NULL) {
             PyErr_Clear();
             return 0;
         }
+        exact &= PyUnicode_CheckExact(k);
     }
-    return 1;
+    return exact ? 2 : 1;
 }
 
 /* theus_prepare_from classifies the values of items from index start on, each by

@@ -206,10 +206,11 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 	defer C.theus_decref(items)
 	n := int(C.theus_list_size(items))
 	if n == 0 {
-		return kernel.Branch[*Object](nil, nil), nil
+		return kernel.BranchOf[*Object](nil, nil), nil
 	}
 	texts := make([]C.theus_keytext, n)
-	if C.theus_key_texts(obj(items).u(), &texts[0]) == 0 { // a non-str (or unencodable) key: the dict is one leaf
+	keys := C.theus_key_texts(obj(items).u(), &texts[0])
+	if keys == 0 { // a non-str (or unencodable) key: the dict is one leaf
 		var c C.theus_owned
 		if heavy {
 			c = C.theus_own_heavy_value(obj(r.dict).u())
@@ -235,7 +236,7 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 	// The values are classified in batches (theus_prepare_from); a value the batch leaves
 	// (theus.DELETE) takes the general way. On a failure, the batch's unused leaves are dropped.
 	preps := make([]C.theus_prepared, n)
-	children := make(map[string]*Node, n)
+	kids := make([]*Node, n)
 	stop := 0
 	for i, name := range names {
 		if i == stop {
@@ -250,7 +251,7 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 			stop = i + 1
 		}
 		if err != nil {
-			for _, done := range children {
+			for _, done := range kids[:i] {
 				FreeNode(done)
 			}
 			for _, p := range preps[i+1 : max(stop, i+1)] {
@@ -264,9 +265,19 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 			}
 			return nil, err
 		}
-		children[name] = c
+		kids[i] = c
 	}
-	return kernel.Branch(children, names), nil
+	if keys == 1 { // str subclasses may repeat a text: the first keeps it, as BranchOf does
+		seen := make(map[string]bool, n)
+		for i, name := range names {
+			if seen[name] {
+				FreeNode(kids[i])
+				kids[i] = nil
+			}
+			seen[name] = true
+		}
+	}
+	return kernel.BranchOf(names, kids), nil
 }
 
 // refusal reads theus_own's (location, reason) tuple and drops it.
