@@ -3,7 +3,10 @@
  * for a zone declared whole, its frozen value.
  *
  * ctx.version and the extras (ctx.outbox, ...) are exposed as they are; an extra shadows a
- * zone of the same name. Reading a name that was not declared raises ContractViolationError
+ * zone of the same name. An extra given as a class is made on its first read (the class called
+ * with no arguments) and kept for the context's life, so an attempt that never reads it pays
+ * nothing; ctx.__seal__(name, sealed) ends that: it returns the object made (None when none
+ * was) and from then on the name reads as `sealed`. Reading a name that was not declared raises ContractViolationError
  * naming the full path and the declared ones; the context only knows the paths it was given:
  * a declared path the caller left out of `values` reads as absent (theus.PathError) when
  * `declared` lists it, as undeclared otherwise.
@@ -81,12 +84,32 @@ context_dealloc(PyObject *op)
     PyObject_GC_Del(op);
 }
 
+/* extra_made: the extra v read under name, made first when it is a class (see the top). */
+static PyObject *
+extra_made(Context *self, PyObject *name, PyObject *v)
+{
+    if (!PyType_Check(v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    PyObject *made = PyObject_CallNoArgs(v);
+    if (made == NULL || PyDict_SetItem(self->extras, name, made) < 0) {
+        Py_XDECREF(made);
+        return NULL;
+    }
+    theus_untrack(self->extras); /* the insert tracked it again: keep it out of the GC's walk */
+    return made;
+}
+
 static PyObject *
 context_lookup(Context *self, PyObject *name, int allow_fallback)
 {
     PyObject *v = PyDict_GetItemWithError(self->attrs, name);
     if (v == NULL && !PyErr_Occurred() && self->extras != NULL) {
         v = PyDict_GetItemWithError(self->extras, name);
+        if (v != NULL) {
+            return extra_made(self, name, v);
+        }
     }
     if (v != NULL) {
         Py_INCREF(v);
@@ -211,18 +234,14 @@ context_reduce_ex(PyObject *op, PyObject *protocol)
     return context_reduce(op, NULL);
 }
 
-static PyObject *
-context_check_contract(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+theus_context_check(PyObject *op, PyObject *process)
 {
-    if (nargs > 1) {
-        PyErr_Format(PyExc_TypeError, "__check_contract__ expected at most 1 argument, got %zd", nargs);
-        return NULL;
-    }
     theus_Attempt *att = ((Context *)op)->att;
     if (att == NULL || att->path == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *who = nargs == 1 && args[0] != Py_None ? PyObject_Str(args[0]) : PyUnicode_FromString("process");
+    PyObject *who = process != NULL && process != Py_None ? PyObject_Str(process) : PyUnicode_FromString("process");
     if (who == NULL) {
         return NULL;
     }
@@ -234,7 +253,52 @@ context_check_contract(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
+static PyObject *
+context_check_contract(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "__check_contract__ expected at most 1 argument, got %zd", nargs);
+        return NULL;
+    }
+    return theus_context_check(op, nargs == 1 ? args[0] : NULL);
+}
+
+PyObject *
+theus_context_seal(PyObject *op, PyObject *name, PyObject *sealed)
+{
+    PyObject *extras = ((Context *)op)->extras;
+    PyObject *v = extras != NULL ? PyDict_GetItemWithError(extras, name) : NULL;
+    if (v == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_KeyError, "__seal__: the context has no extra %R", name);
+        }
+        return NULL;
+    }
+    PyObject *made = PyType_Check(v) ? Py_NewRef(Py_None) : Py_NewRef(v);
+    if (PyDict_SetItem(extras, name, sealed) < 0) {
+        Py_DECREF(made);
+        return NULL;
+    }
+    theus_untrack(extras);
+    return made;
+}
+
+static PyObject *
+context_seal(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "__seal__ expected 2 arguments (name, sealed), got %zd", nargs);
+        return NULL;
+    }
+    return theus_context_seal(op, args[0], args[1]);
+}
+
 static PyMethodDef context_methods[] = {
+    {"__seal__", (PyCFunction)(void (*)(void))context_seal, METH_FASTCALL,
+     PyDoc_STR("__seal__($self, name, sealed, /)\n--\n\n"
+               "End the extra `name`: return the object its first read made (None when it was\n"
+               "never read) and read it as `sealed` from then on; the engine calls it when an\n"
+               "attempt is over.")},
     {"__check_contract__", (PyCFunction)(void (*)(void))context_check_contract, METH_FASTCALL,
      PyDoc_STR("__check_contract__($self, process=None, /)\n--\n\n"
                "Raise ContractViolationError if this attempt read an undeclared path, even when the\n"

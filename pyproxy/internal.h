@@ -251,6 +251,12 @@ int theus_scoped_build(PyObject *attrs, PyObject *present, PyObject *declared, P
 PyObject *theus_raise_undeclared(PyObject *segs, Py_ssize_t depth, PyObject *values, theus_Attempt *att,
                                  PyObject *name, PyObject *dflt);
 
+/* theus_context_check is ctx.__check_contract__(process) (process may be NULL); ctx is a
+ * Context. */
+PyObject *theus_context_check(PyObject *ctx, PyObject *process);
+/* theus_context_seal is ctx.__seal__(name, sealed); ctx is a Context. */
+PyObject *theus_context_seal(PyObject *ctx, PyObject *name, PyObject *sealed);
+
 /* theus_scopedview_to_dict is ScopedView.to_dict(). */
 PyObject *theus_scopedview_to_dict(PyObject *self);
 

@@ -28,6 +28,30 @@ module_context(PyObject *module, PyObject *args)
     return theus_context_new(values, version, extras, NULL);
 }
 
+/* The engine's per-attempt calls on a context, as module functions: a method call on a
+   Context goes through its own attribute lookup and a bound method, these do not. */
+static PyObject *
+module_context_check(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !Py_IS_TYPE(args[0], &theus_Context_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_context_check(ctx, process): ctx must be a process context");
+        return NULL;
+    }
+    return theus_context_check(args[0], args[1]);
+}
+
+static PyObject *
+module_context_seal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !Py_IS_TYPE(args[0], &theus_Context_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_context_seal(ctx, name, sealed): ctx must be a process context");
+        return NULL;
+    }
+    return theus_context_seal(args[0], args[1], args[2]);
+}
+
 static PyObject *
 module_kind(PyObject *module, PyObject *obj)
 {
@@ -111,6 +135,12 @@ static PyMethodDef module_methods[] = {
                "A process context (testing hook).\n\n"
                "values maps declared dotted paths to committed values; extras maps attribute\n"
                "names to objects exposed as they are.")},
+    {"_context_check", (PyCFunction)(void (*)(void))module_context_check, METH_FASTCALL,
+     PyDoc_STR("_context_check($module, ctx, process, /)\n--\n\n"
+               "ctx.__check_contract__(process), for the engine's attempt loop.")},
+    {"_context_seal", (PyCFunction)(void (*)(void))module_context_seal, METH_FASTCALL,
+     PyDoc_STR("_context_seal($module, ctx, name, sealed, /)\n--\n\n"
+               "ctx.__seal__(name, sealed), for the engine's attempt loop.")},
     {"_kind", (PyCFunction)module_kind, METH_O,
      PyDoc_STR("_kind($module, obj, /)\n--\n\n"
                "The name of the kind theus's classifier gives obj at commit: 'scalar', 'opaque',\n"

@@ -79,6 +79,24 @@ plain_scalar(PyObject *o)
            tp == &PyBool_Type || o == Py_None;
 }
 
+/* Committed dicts never change, and the same branch dict is carried across commits and read
+ * through many views, so the scan of thaw_dict_cloned is remembered: a small direct-mapped
+ * table of dicts found to hold plain scalars only (keys and values), each with its
+ * ma_version_tag. CPython gives every new dict and every change of a dict a new, globally
+ * increasing tag, so (address, tag) names one unchanged dict even when the address is reused
+ * by a later dict; such a dict is copied with PyDict_Copy at once. */
+#define SCALAR_MEMO 64
+static struct {
+    PyObject *dict; /* not owned: compared, never dereferenced */
+    uint64_t tag;
+} scalar_memo[SCALAR_MEMO];
+
+static inline size_t
+scalar_slot(PyObject *obj)
+{
+    return ((uintptr_t)obj >> 4) % SCALAR_MEMO;
+}
+
 /* thaw_dict_cloned: the copy of a dict whose keys are all plain scalars, made by cloning it
  * (PyDict_Copy copies a compact dict's table in one pass, as dict(d) does) and then replacing,
  * in place, every value that is not a plain scalar by its thaw: a replaced key keeps its
@@ -89,11 +107,21 @@ thaw_dict_cloned(PyObject *obj, PyObject **memo)
 {
     Py_ssize_t pos = 0, containers = 0;
     PyObject *k, *v;
-    while (PyDict_Next(obj, &pos, &k, &v)) { /* one pass: keys checked, values counted */
+    size_t slot = scalar_slot(obj);
+    _Py_COMP_DIAG_PUSH
+    _Py_COMP_DIAG_IGNORE_DEPR_DECLS
+    uint64_t tag = ((PyDictObject *)obj)->ma_version_tag;
+    _Py_COMP_DIAG_POP
+    int known = scalar_memo[slot].dict == obj && scalar_memo[slot].tag == tag;
+    while (!known && PyDict_Next(obj, &pos, &k, &v)) { /* one pass: keys checked, values counted */
         if (!plain_scalar(k)) {
             return NULL;
         }
         containers += !plain_scalar(v);
+    }
+    if (!known && containers == 0) {
+        scalar_memo[slot].dict = obj;
+        scalar_memo[slot].tag = tag;
     }
     PyObject *out = PyDict_Copy(obj);
     if (out == NULL) {

@@ -27,6 +27,8 @@ e.register(look)
 fd = e.state.domain
 d = {"counter": 0, "k": 1, "a": 1, "b": 2, "c": 3, "d": 4}
 wf = e.load_workflow("steps:\n  - inc\n")
+STEPS = "steps:\n" + "".join("  - inc\n" for _ in range(100))  # a 100-step workflow: per-step cost
+wf100 = e.load_workflow(STEPS)
 BIG = 10_000
 big = {f"k{i}": i for i in range(BIG)}
 if op in ("branch", "base_branch", "to_dict"):
@@ -69,6 +71,18 @@ elif op == "base_exec":  # the process called by hand on a namespace, its result
     import types
     ctx = types.SimpleNamespace(domain=types.SimpleNamespace(counter=0))
     for _ in range(n): ctx.domain.counter = inc(ctx)
+elif op == "state":
+    for _ in range(n): e.state
+elif op == "base_state":  # the read-only view of a mapping
+    import types
+    for _ in range(n): types.MappingProxyType(d)
+elif op == "flux100":  # per 100 steps of a loaded Workflow (compare with exec100)
+    for _ in range(n): wf100.run(e)
+elif op == "fluxtext":  # per 100 steps, the same YAML string passed again (its parse is cached)
+    for _ in range(n): e.execute_workflow(STEPS)
+elif op == "exec100":  # the 100 processes of flux100 called directly
+    for _ in range(n):
+        for _ in range(100): e.execute("inc")
 elif op == "begin5":
     for _ in range(n): e.execute(look)
 elif op == "flux":

@@ -14,13 +14,13 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from . import _core
-from ._core import state_begin, state_snapshot
+from ._core import _context_check, _context_seal, state_begin, state_snapshot
 from .contracts import ProcessSpec, StateUpdate, spec_of
 from .events import Emitter, Event
 from .retry import RetryPolicy
 from . import outbox as _outbox
-from .outbox import (BACKOFF, MAX_ATTEMPTS, SEALED, Outbox, OutboxMsg, OutboxQueue, PURE_EXTRAS, Relay, appends,
-                     returned_messages)
+from .outbox import (BACKOFF, EFFECT_EXTRAS, MAX_ATTEMPTS, SEALED, SEALED_OUTBOX, OutboxMsg, OutboxQueue, PURE_EXTRAS,
+                     Relay, appends, returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .schema import Schema
 from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
@@ -246,7 +246,9 @@ class TheusEngine(OwnsHandle):
             spec = None
         if spec is None:
             spec = self._spec(fn_or_name)  # unregistered or unknown: checked, clear errors
-        return self._run(spec, kwargs)
+        if spec.is_async:
+            return self._run(spec, kwargs)
+        return _attempts_sync(self, spec, kwargs)  # self._run's sync case, one call less
 
     def _run(self, spec: ProcessSpec, kwargs: dict[str, Any], obs: Emitter | None = None) -> Any:
         """Run the attempts of one process call in this thread (obs: the run's events)."""
@@ -560,6 +562,10 @@ class TheusEngine(OwnsHandle):
     @property
     def state(self) -> Snapshot:
         """A read-only snapshot of the newest version."""
+        # Not cached per version on purpose: each snapshot is its own pin, so release() (or a
+        # `with` block) on one never affects another holder, stats()["live_snapshots"] counts
+        # the snapshots handed out, and the engine itself never keeps a replaced version's
+        # values alive. The cost is the pin crossing and the Snapshot object.
         state = self._state
         h, v = state_snapshot(state._h)  # State.snapshot() without a call between
         return Snapshot(h, v, state._caching)
@@ -634,9 +640,8 @@ _ATTEMPT_LOOP = """
     schema = self._schema
     attempt = failures = 0
     while True:
-        if effect:  # the extras dict lives only for the call: nothing but ctx holds the box
-            box = Outbox()
-            version, ctx = state_begin(h, plan, {{"outbox": box}})
+        if effect:  # ctx makes this attempt's Outbox on the first read of ctx.outbox
+            version, ctx = state_begin(h, plan, EFFECT_EXTRAS)
         else:
             version, ctx = state_begin(h, plan, PURE_EXTRAS)
         msgs = None
@@ -653,10 +658,12 @@ _ATTEMPT_LOOP = """
             {sleep}(pause)
             continue
         finally:
-            if effect:
-                msgs = box._msgs
-                box._msgs = SEALED  # a late add (a kept ctx, a raised attempt) raises, never lost
-        ctx.__check_contract__(spec.name)  # a caught undeclared read poisons the attempt
+            if effect:  # a late add (a kept ctx, a raised attempt) raises, never lost
+                box = _context_seal(ctx, "outbox", SEALED_OUTBOX)
+                if box is not None:
+                    msgs = box._msgs
+                    box._msgs = SEALED
+        _context_check(ctx, spec.name)  # ctx.__check_contract__: a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
             updates = {{single: result}}
         else:

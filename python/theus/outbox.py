@@ -36,7 +36,7 @@ from .state import LATEST, State, commit
 
 __all__ = [
     "OutboxMsg", "Outbox", "OutboxQueue", "DeadLetter", "HandlerFailure", "Queued", "Dead",
-    "PURE_EXTRAS", "SEALED", "ZONE", "QUEUE", "returned_messages", "appends",
+    "PURE_EXTRAS", "EFFECT_EXTRAS", "SEALED", "SEALED_OUTBOX", "ZONE", "QUEUE", "returned_messages", "appends",
 ]
 
 ZONE = "outbox"
@@ -230,6 +230,16 @@ class _PureOutbox:
 
 PURE_EXTRAS: dict[str, Any] = {"outbox": _PureOutbox()}
 """The context extras of a pure process (one shared, immutable buffer)."""
+
+EFFECT_EXTRAS: dict[str, Any] = {"outbox": Outbox}
+"""The context extras of an effect process: the context makes the attempt's own Outbox on the
+first read of ``ctx.outbox`` (an attempt that never reads it builds none); the engine ends it
+with ``ctx.__seal__("outbox", SEALED_OUTBOX)`` (``_core._context_seal``)."""
+
+SEALED_OUTBOX = Outbox()
+"""``ctx.outbox`` of an effect attempt that is over and never read it: add refuses, as it does
+on a sealed buffer."""
+SEALED_OUTBOX._msgs = SEALED
 
 
 def check_contract(name: str, inputs: tuple[str, ...], outputs: tuple[str, ...], semantic: str) -> None:

@@ -117,8 +117,9 @@ class Snapshot(OwnsHandle):
     def __init__(self, handle: Any, version: int, owner: Any = None) -> None:
         _set_h(self, handle)
         _set_version(self, version)
-        _set_zones(self, None)
-        _set_owner(self, owner)  # its State's registry: State.close() drops the zone views cached here
+        _set_owner(self, owner)
+        # _zones stays unset until a zone other than the slotted ones is read (it reads as None
+        # through __getattr__): engine.state makes one slot write less  # its State's registry: State.close() drops the zone views cached here
 
     def _closed(self) -> ArgumentError:
         """The error of a released snapshot, or of one whose state was closed (worded by the
@@ -139,6 +140,8 @@ class Snapshot(OwnsHandle):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name == "_zones":  # not set yet: no other zone was read
+            return None
         zone = _zone(name)
         if self._h.closed:
             raise self._closed()

@@ -135,3 +135,28 @@ def test_to_dict_of_a_leaf_dict_with_other_keys():
     assert got == {(1, 2): [1], 3: "x"}
     got[(1, 2)].append(2)
     assert s.get("domain.t").to_dict() == {(1, 2): [1], 3: "x"}
+
+
+
+def test_to_dict_of_an_all_scalar_branch_follows_every_change():
+    # the scan of an all-scalar dict is remembered per unchanged dict: a branch dict that a
+    # commit changes in place (no view holds it) or replaces is never copied from an old scan
+    model = {f"k{i}": i for i in range(50)}
+    s = State({"domain": dict(model)})
+    rng = random.Random(7)
+    for i in range(60):
+        fd = s.get("domain")
+        first = fd.to_dict()
+        assert first == model and list(first) == list(model)
+        again = fd.to_dict()
+        assert again == model and again is not first
+        again["k0"] = "mine"
+        assert fd["k0"] == model["k0"]
+        if i % 2:
+            del fd  # no view holds the branch dict: the next commit may change it in place
+        key = f"k{rng.randrange(50)}"
+        value = [i] if i % 7 == 0 else i * 1000
+        s.update({f"domain.{key}": value})
+        model[key] = value
+        if i % 7 == 0:
+            assert s.get("domain").to_dict()[key] is not s.get("domain").to_dict()[key]
