@@ -53,8 +53,8 @@ class _NamedTupleMeta(type):
                 defaults.append(f)
             elif defaults:
                 raise TypeError(f"{name}: field {f} without a default follows fields with defaults {defaults}")
-        cls = collections.namedtuple(name, list(annotations), defaults=[ns[f] for f in defaults],
-                                     module=ns["__module__"])
+        make: Any = collections.namedtuple  # called with names known at run time only
+        cls = make(name, list(annotations), defaults=[ns[f] for f in defaults], module=ns["__module__"])
         cls.__annotations__ = cls.__new__.__annotations__ = dict(annotations)
         for key, value in ns.items():
             if key in _PROHIBITED:
@@ -109,8 +109,8 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
         value = cls.__dict__.get(fname, _MISSING)
         f = value if isinstance(value, _Field) else _Field(value, True, True)
         f.name, f.type = fname, ftype
-        if isinstance(f.default, (list, dict, set)):
-            raise TypeError(f"{name}.{fname}: a mutable default is shared by every instance")
+        if f.default is not _MISSING and f.default.__class__.__hash__ is None:
+            raise ValueError(f"{name}.{fname}: mutable default {type(f.default)} is not allowed")
         if isinstance(value, _Field):  # the class attribute is the default, or nothing
             if f.default is _MISSING:
                 delattr(cls, fname)
@@ -154,6 +154,8 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
 
     _method(cls, __repr__)
     names = tuple(f.name for f in fields)
+    class_hash = cls.__dict__.get("__hash__", _MISSING)
+    explicit_hash = not (class_hash is _MISSING or (class_hash is None and "__eq__" in cls.__dict__))
     if eq:
         def __eq__(self: Any, other: Any) -> Any:
             if other.__class__ is not self.__class__:
@@ -161,7 +163,9 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
             return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
         _method(cls, __eq__)
-        if frozen:
+        if explicit_hash:
+            pass
+        elif frozen:
             def __hash__(self: Any) -> int:
                 return hash(tuple(getattr(self, n) for n in names))
 
@@ -169,25 +173,32 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
         else:
             cls.__hash__ = None  # type: ignore[assignment]
     if frozen:
+        if "__setattr__" in cls.__dict__ or "__delattr__" in cls.__dict__:
+            raise TypeError(f"{name}: a frozen record cannot define __setattr__ or __delattr__")
+        owner: Any = cls
+
         def __setattr__(self: Any, attr: str, value: Any) -> None:
             if type(self) is cls or attr in names:
                 raise _frozen_error(f"cannot assign to field {attr!r}")
-            super(cls, self).__setattr__(attr, value)
+            super(owner, self).__setattr__(attr, value)
 
         def __delattr__(self: Any, attr: str) -> None:
             if type(self) is cls or attr in names:
                 raise _frozen_error(f"cannot delete field {attr!r}")
-            super(cls, self).__delattr__(attr)
+            super(owner, self).__delattr__(attr)
 
         _method(cls, __setattr__)
         _method(cls, __delattr__)
-    cls.__match_args__ = tuple(f.name for f in init)  # type: ignore[attr-defined]
+    setattr(cls, "__match_args__", tuple(f.name for f in init))
     for attr in ("__dataclass_fields__", "__dataclass_params__"):
         type.__setattr__(cls, attr, _DataclassInfo(attr, cls, fields, frozen, eq))
     return cls
 
 
 def _method(cls: type, fn: Callable[..., Any]) -> None:
+    """Add a generated method, unless the class body defines its own (as dataclasses does)."""
+    if fn.__name__ in cls.__dict__ and fn.__name__ not in ("__hash__", "__setattr__", "__delattr__"):
+        return
     fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
     fn.__module__ = cls.__module__
     setattr(cls, fn.__name__, fn)
@@ -219,7 +230,7 @@ class _DataclassInfo:
         for f in self.fields:
             kw = {} if f.default is _MISSING else {"default": f.default}
             ns[f.name] = dataclasses.field(init=f.init, repr=f.repr, **kw)
-        twin = dataclasses.dataclass(frozen=self.frozen, eq=self.eq)(type(cls.__name__, (), ns))
+        twin: Any = dataclasses.dataclass(frozen=self.frozen, eq=self.eq)(type(cls.__name__, (), ns))
         for attr in ("__dataclass_fields__", "__dataclass_params__"):
             type.__setattr__(cls, attr, twin.__dict__[attr])
         return cls.__dict__[self.attr]
