@@ -31,7 +31,9 @@ from .events import Event
 
 from ._version import __version__
 
-TYPE_CHECKING = False
+# typing.TYPE_CHECKING without importing typing: type checkers take this name as True, and the
+# annotation keeps IDEs (jedi) from reading the block as dead code
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from .schema import Context
 

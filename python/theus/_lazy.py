@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import types
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -27,7 +27,7 @@ from _thread import get_ident
 
 __all__ = ["NamedTuple", "dataclass", "field"]
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
     from typing import Any, Callable, Iterable, Mapping, TypeVar

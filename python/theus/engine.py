@@ -10,7 +10,7 @@ import types
 import weakref
 from collections.abc import Mapping
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterator
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 import time
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any, Callable, NamedTuple
 else:

@@ -18,7 +18,7 @@ import mmap
 import os
 import weakref
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -27,7 +27,7 @@ import math
 import threading
 import time
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any, Callable, NamedTuple
 else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     import random
     from dataclasses import dataclass

@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Mapping
 
-TYPE_CHECKING = False
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     from typing import Any, Iterator, NamedTuple
 else:
