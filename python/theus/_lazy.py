@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
+import sys
 import types
-from typing import Any
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _LazyModule(types.ModuleType):
@@ -17,7 +20,8 @@ class _LazyModule(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         module = self.__dict__["_target"]
         if module is None:
-            module = self.__dict__["_target"] = importlib.import_module(self.__name__)
+            __import__(self.__name__)
+            module = self.__dict__["_target"] = sys.modules[self.__name__]
         return getattr(module, attr)
 
 

@@ -6,7 +6,10 @@ listening, so nothing is formatted. Once it has, each logger is the standard one
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 

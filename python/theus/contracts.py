@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
-import inspect
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any, Callable, Iterable, Mapping, TypeVar
+else:
+    from ._records import dataclass, field
 
 from . import _core
 from .errors import ArgumentError, ContractViolationError
@@ -14,7 +18,8 @@ from .retry import RetryPolicy
 
 __all__ = ["process", "StateUpdate", "ProcessSpec", "spec_of"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    F = TypeVar("F", bound=Callable[..., Any])
 
 _SEMANTICS = ("pure", "effect")
 
@@ -111,6 +116,8 @@ def _is_async(fn: Any) -> bool:
     """Whether calling fn gives an awaitable: an ``async def`` function, one behind
     ``functools.wraps`` or ``functools.partial``, or an object whose ``__call__`` is one.
     (The engine also checks each return value, so a wrapper this misses is still awaited.)"""
+    import inspect  # a process is being decorated: not paid by an import of theus
+
     for _ in range(100):  # a bound on __wrapped__ chains (they may loop)
         if inspect.iscoroutinefunction(fn):
             return True
@@ -248,6 +255,8 @@ class ProcessSpec:
         fitted = self._fitted
         if names in fitted:
             return
+        import inspect
+
         try:
             sig = inspect.signature(self.fn)
         except (TypeError, ValueError):  # no signature to check (a C callable): the call decides
@@ -387,6 +396,8 @@ _BOUND_CACHE = 4096
 def _keyword_params(fn: Any) -> frozenset[str] | None:
     """The names a function accepts as keyword arguments besides ctx, or None when it accepts
     any (``**kwargs``) or has no signature to read."""
+    import inspect
+
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -500,6 +511,8 @@ def process(
         name = getattr(f, "__name__", None)
         if not isinstance(name, str) or not name:
             name = repr(f)
+        import inspect
+
         if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
             raise ContractViolationError(
                 f"{name}: a process returns its result; a generator function (one that yields) cannot "

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import linecache
 import os
 import sys
 import threading
 import time
 import types
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator
 
 from . import _core
 from ._core import _context_check, _context_seal, state_begin, state_snapshot
@@ -22,7 +23,6 @@ from . import outbox as _outbox
 from .outbox import (BACKOFF, EFFECT_EXTRAS, MAX_ATTEMPTS, SEALED, SEALED_OUTBOX, OutboxMsg, OutboxQueue, PURE_EXTRAS,
                      Relay, appends, returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .schema import Schema
 from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
 from .workflow import RunResult, Workflow
 from ._lazy import lazy_module
@@ -30,8 +30,10 @@ from ._log import get_logger
 
 if TYPE_CHECKING:
     import asyncio
+    import dataclasses
 else:
     asyncio = lazy_module("asyncio")  # imported when an async process or run first needs it
+    dataclasses = lazy_module("dataclasses")  # imported when a dataclass is given
 
 __all__ = ["TheusEngine"]
 
@@ -43,7 +45,7 @@ def _context_dict(context: Any) -> dict[str, Any]:
         return {"domain": {}, "global": {}}
     if isinstance(context, Mapping):
         return dict(context)
-    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+    if hasattr(type(context), "__dataclass_fields__"):  # a dataclass instance
         return {f.name: _plain(getattr(context, f.name)) for f in dataclasses.fields(context)}
     if hasattr(context, "__dict__"):
         return {k: _plain(v) for k, v in vars(context).items() if not k.startswith("_")}
@@ -54,7 +56,7 @@ def _context_dict(context: Any) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """Zones given as dataclasses or plain objects become dicts, so their fields are paths."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__"):  # a dataclass instance
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, types.SimpleNamespace):
         return {k: _plain(v) for k, v in vars(value).items()}
@@ -104,7 +106,12 @@ class TheusEngine(OwnsHandle):
         _count(history, "TheusEngine: history (versions kept whole)")
         initial = _context_dict(context)
         _no_user_outbox(initial)
-        self._schema = None if schema is None else Schema(schema)
+        if schema is None:
+            self._schema = None
+        else:
+            from .schema import Schema  # typed state: not paid by an import of theus
+
+            self._schema = Schema(schema)
         if self._schema is not None:
             initial = self._schema.initial(initial)
         self._state = State(initial, strict=strict_cas, history=history)
@@ -764,14 +771,22 @@ def _retried(obs: Callable[..., Any] | None, spec: ProcessSpec, e: BaseException
 
 
 def _face(name: str, **parts: str) -> Callable[..., Any]:
-    """Compile one face of the attempt loop; its source is registered with linecache so that
-    tracebacks through it show the lines."""
-    source = _ATTEMPT_LOOP.format(name=name, **parts)
-    filename = f"<theus attempt loop: {name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), globals(), namespace)
-    return namespace[name]
+    """One face of the attempt loop, compiled on its first call (`import theus` pays neither
+    for it nor for linecache), which then replaces the module global ``name``; its source is
+    registered with linecache so that tracebacks through it show the lines."""
+
+    def first_call(*args: Any, **kw: Any) -> Any:
+        import linecache
+
+        source = _ATTEMPT_LOOP.format(name=name, **parts)
+        filename = f"<theus attempt loop: {name}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace: dict[str, Any] = {}
+        exec(compile(source, filename, "exec"), globals(), namespace)
+        face = globals()[name] = namespace[name]
+        return face(*args, **kw)
+
+    return first_call
 
 
 def _no_user_outbox(initial: dict[str, Any]) -> None:
@@ -852,7 +867,14 @@ def _fan(handle: Any, n: int, concurrency: int) -> None:
             done.result()
 
 
-isawaitable = inspect.isawaitable
+def isawaitable(obj: Any) -> bool:
+    """``inspect.isawaitable``, imported when a process first returns something other than
+    plain data (this function then replaces itself with it)."""
+    global isawaitable
+    from inspect import isawaitable
+
+    return isawaitable(obj)
+
 
 _attempts_sync = _face("_attempts_sync", kind="", wait="_run_awaitable(spec, result)", sleep="time.sleep")
 _attempts_async = _face("_attempts_async", kind="async ", wait="await result", sleep="await asyncio.sleep")

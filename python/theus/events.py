@@ -29,7 +29,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, NamedTuple
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, NamedTuple
+else:
+    from ._records import NamedTuple
 
 from ._log import DEBUG, get_logger
 from .errors import TheusError

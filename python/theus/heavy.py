@@ -17,7 +17,10 @@ from __future__ import annotations
 import mmap
 import os
 import weakref
-from typing import Any
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from . import _core
 from .errors import ArgumentError

@@ -26,7 +26,12 @@ import itertools
 import math
 import threading
 import time
-from typing import Any, Callable, NamedTuple
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, NamedTuple
+else:
+    from ._records import NamedTuple
 
 from ._core import FrozenDict, FrozenList
 from ._log import get_logger
@@ -308,7 +313,8 @@ _ERRORS_KEPT = 100
 _CLAIM_ROUNDS = 100  # fresh looks at one message whose claim kept losing to other commits
 _drains = itertools.count(1)
 
-Route = Callable[[str], "Callable[[OutboxMsg], Any] | None"]
+if TYPE_CHECKING:
+    Route = Callable[[str], "Callable[[OutboxMsg], Any] | None"]
 
 
 def seconds_arg(value: Any, what: str, *, positive: bool = False, allow_none: bool = False) -> Any:

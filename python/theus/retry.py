@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
 
+TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
     import random
+    from dataclasses import dataclass
+    from typing import Any, Callable
+else:
+    from ._records import dataclass
 
 from .errors import ArgumentError, ContextError, ContractViolationError, TransactionError
 

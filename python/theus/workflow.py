@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
+from collections.abc import Mapping
+
+TYPE_CHECKING: bool = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator, NamedTuple
+else:
+    from ._records import NamedTuple
 
 from . import _core
 from .errors import ArgumentError
