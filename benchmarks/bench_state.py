@@ -45,25 +45,6 @@ del d
 gc.collect()
 print((rss() - before) / n)
 """
-import gc, os, sys
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-import immutables, theus
-kind, n = sys.argv[1], int(sys.argv[2])
-gc.collect()
-before = rss()
-d = {f"k{i}": i for i in range(n)}
-if kind == "theus":
-    held = theus.State({"domain": d})
-elif kind == "immutables":
-    held = immutables.Map(d)
-else:
-    held = d
-del d
-gc.collect()
-print((rss() - before) / n)
-"""
 
 from theus import State
 
