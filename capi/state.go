@@ -317,6 +317,7 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 			p, err = path(w.Key)
 		}
 		if err != nil {
+			w.Drop()
 			return fail(err)
 		}
 		if w.Value == py.Delete() {

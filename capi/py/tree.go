@@ -111,6 +111,15 @@ func (it *WriteIter) Next() (w WriteItem, ok bool, err error) {
 	return w, true, nil
 }
 
+// Drop gives up an entry whose value will not be converted (its path was refused): the copy
+// the walk already made, if any, is dropped.
+func (w *WriteItem) Drop() {
+	if w.prepared && w.r.kind == 0 {
+		FreeNode(kernel.Leaf(obj(w.r.leaf)))
+		w.prepared = false
+	}
+}
+
 // Node converts the entry's value as ToNodeAt(Value, Key) does.
 func (w *WriteItem) Node() (*Node, error) {
 	if w.prepared && w.r.kind == 0 {

@@ -100,3 +100,22 @@ def test_a_failed_dict_conversion_drops_the_copies_it_already_made() -> None:
     gc.collect()
     assert sys.getrefcount(marker) == before
     assert held
+
+
+def test_a_refused_path_drops_the_copy_of_its_value() -> None:
+    # plain values are copied while the updates are read; a path refused after that copy
+    # must not keep a reference to the value
+    from theus import State, TheusError
+
+    s = State({"domain": {"a": 1}})
+    value = 10**30  # an int nobody else holds
+    before = sys.getrefcount(value)
+    for bad in ("domain..a", "", ".domain", "domain."):
+        for _ in range(20):
+            try:
+                s.compare_and_swap(0, {bad: value})
+            except TheusError:
+                continue
+            raise AssertionError(f"{bad!r} was accepted")
+    assert sys.getrefcount(value) == before
+    assert s.version == 0
