@@ -46,7 +46,7 @@ func toNodeAt(v, path *Object, r *C.theus_prepared) (*Node, error) {
 	var n *Node
 	var err error
 	if r != nil {
-		n, err = fromPrepared(v, *r, 0, false, false)
+		n, err = fromPrepared(*r, 0, false, false)
 	} else {
 		n, err = toNode(v, 0, heavy, path == nil)
 	}
@@ -187,11 +187,11 @@ func toNode(v *Object, depth int, heavy, root bool) (*Node, error) {
 	} else {
 		r = C.theus_prepare_value(v.u())
 	}
-	return fromPrepared(v, r, depth, heavy, root)
+	return fromPrepared(r, depth, heavy, root)
 }
 
 // fromPrepared is toNode for a value already classified by theus_prepare (r).
-func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*Node, error) {
+func fromPrepared(r C.theus_prepared, depth int, heavy, root bool) (*Node, error) {
 	switch r.kind {
 	case 0:
 		return kernel.Leaf(obj(r.leaf)), nil
@@ -254,7 +254,7 @@ func fromPrepared(v *Object, r C.theus_prepared, depth int, heavy, root bool) (*
 		var c *Node
 		var err error
 		if i < stop {
-			c, err = fromPrepared(nil, preps[i], depth+1, heavies[i] != 0, false)
+			c, err = fromPrepared(preps[i], depth+1, heavies[i] != 0, false)
 		} else {
 			c, err = toNode(obj(C.theus_pair_at(obj(items).u(), C.Py_ssize_t(i)).v), depth+1, heavies[i] != 0, false)
 			stop = i + 1
