@@ -4,7 +4,6 @@ import "C"
 
 import (
 	"sync"
-	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
 	"github.com/theus-dev/theus/flux"
@@ -15,17 +14,13 @@ import (
 // owner: the Handle releases the object once, in close() or when it is freed, through
 // go_handle_release. Entry points take Handles back (see handle in args.go).
 
-// newHandle returns a new Handle owning v (no parent).
-func newHandle(v any) *py.Object { return newChildHandle(v, nil) }
-
-// newChildHandle returns a new Handle owning v that keeps parent (a Handle, or nil) alive.
-func newChildHandle(v any, parent *py.Object) *py.Object {
+// newHandle returns a new Handle owning v. (A snapshot's Handle, which keeps its state's
+// Handle alive, is made in C by module.c's snapshot_result.)
+func newHandle(v any) *py.Object {
 	kind := 0
 	switch v.(type) {
 	case *state:
 		kind = pyproxy.HandleState
-	case *snapshot:
-		kind = pyproxy.HandleSnapshot
 	case *plan:
 		kind = pyproxy.HandlePlan
 	case *flux.Workflow:
@@ -34,11 +29,7 @@ func newChildHandle(v any, parent *py.Object) *py.Object {
 		kind = pyproxy.HandleTrace
 	}
 	h := handles.add(v)
-	var pp unsafe.Pointer
-	if parent != nil {
-		pp = parent.Ptr()
-	}
-	o := py.FromPtr(pyproxy.NewHandle(h, kind, pp))
+	o := py.FromPtr(pyproxy.NewHandle(h, kind))
 	if o == nil {
 		releaseValue(handles.remove(h))
 	}

@@ -2,6 +2,7 @@
    C shim that refuses to call Go in a forked child (the Go runtime does not survive fork) and
    otherwise forwards its FASTCALL arguments to the Go entry point of the same name. */
 #include "py/py.h"
+#include <structmember.h>
 #include "../pyproxy/internal.h"
 #include "_cgo_export.h"
 
@@ -81,8 +82,117 @@ static PyObject *m_state_commit(PyObject *self, PyObject *const *args, Py_ssize_
     if (r.r1 >= 0) return PyLong_FromLongLong(r.r1);
     return (PyObject *)r.r0;
 }
-ENTRY(state_snapshot)
-ENTRY(state_at)
+
+/* Snapshots are built here. The Go side pins the version and returns its core handle number
+   and the version (0 with an exception set on failure); the Handle, and with an owner the
+   theus.Snapshot itself, are made in C: engine.state and state.snapshot() cost one crossing
+   and no Python frame. snapshot_type and the offsets of its _h, _version and _owner slots come
+   from _snapshot_type(Snapshot), which theus.state calls once. */
+static PyTypeObject *snapshot_type;
+static Py_ssize_t snapshot_h, snapshot_version, snapshot_owner;
+
+static void set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
+    PyObject **slot = (PyObject **)((char *)obj + offset);
+    Py_XSETREF(*slot, value);
+}
+
+/* snapshot_result: (Handle, version) when owner is NULL, else a Snapshot of owner's state
+   (owner: the State's registry of snapshots whose zone views close() drops). */
+static PyObject *snapshot_result(PyObject *state, GoUintptr h, GoInt64 version, PyObject *owner) {
+    PyObject *handle = theus_handle_new((uintptr_t)h, THEUS_HANDLE_SNAPSHOT, state);
+    if (handle == NULL) {
+        release_handle((uintptr_t)h);
+        return NULL;
+    }
+    PyObject *v = PyLong_FromLongLong(version);
+    if (v == NULL) {
+        Py_DECREF(handle);
+        return NULL;
+    }
+    if (owner == NULL) {
+        PyObject *t = PyTuple_New(2);
+        if (t == NULL) {
+            Py_DECREF(handle);
+            Py_DECREF(v);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, 0, handle);
+        PyTuple_SET_ITEM(t, 1, v);
+        return t;
+    }
+    if (snapshot_type == NULL) {
+        Py_DECREF(handle);
+        Py_DECREF(v);
+        PyErr_SetString(PyExc_RuntimeError, "theus._core: the Snapshot type is not registered (import theus first)");
+        return NULL;
+    }
+    PyObject *snap = snapshot_type->tp_alloc(snapshot_type, 0);
+    if (snap == NULL) {
+        Py_DECREF(handle);
+        Py_DECREF(v);
+        return NULL;
+    }
+    set_slot(snap, snapshot_h, handle);
+    set_slot(snap, snapshot_version, v);
+    Py_INCREF(owner);
+    set_slot(snap, snapshot_owner, owner);
+    return snap;
+}
+
+/* state_snapshot(state[, owner]) and state_at(state, version[, owner]): the Go side sees the
+   arguments before owner only (all of them when there are too many or too few, so that it
+   raises its ArgumentError naming the count). */
+static PyObject *m_state_snapshot(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    (void)self;
+    if (forked) return fork_error();
+    theus_ints ints;
+    Py_ssize_t core = n < 1 || n > 2 ? n : 1; /* a wrong count: Go names it */
+    read_ints(args, core, &ints);
+    struct go_state_snapshot_return r = go_state_snapshot((void *)args, (GoInt)core, ints.v, ints.ok);
+    if (r.r1 == 0) return NULL;
+    return snapshot_result(args[0], r.r1, r.r2, n == 2 ? args[1] : NULL);
+}
+
+static PyObject *m_state_at(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    (void)self;
+    if (forked) return fork_error();
+    theus_ints ints;
+    Py_ssize_t core = n < 2 || n > 3 ? n : 2; /* a wrong count: Go names it */
+    read_ints(args, core, &ints);
+    struct go_state_at_return r = go_state_at((void *)args, (GoInt)core, ints.v, ints.ok);
+    if (r.r1 == 0) return NULL;
+    return snapshot_result(args[0], r.r1, r.r2, n == 3 ? args[2] : NULL);
+}
+
+/* slot_offset: the offset of cls's __slots__ member `name` (an object slot), or -1 with
+   TypeError set. */
+static Py_ssize_t slot_offset(PyTypeObject *cls, const char *name) {
+    PyObject *d = PyDict_GetItemString(cls->tp_dict, name);
+    if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "_snapshot_type: %s has no __slots__ member %s", cls->tp_name, name);
+        return -1;
+    }
+    return ((PyMemberDescrObject *)d)->d_member->offset;
+}
+
+static PyObject *m__snapshot_type(PyObject *self, PyObject *cls) {
+    (void)self;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "_snapshot_type: expected a class");
+        return NULL;
+    }
+    PyTypeObject *t = (PyTypeObject *)cls;
+    Py_ssize_t h = slot_offset(t, "_h"), v = h < 0 ? -1 : slot_offset(t, "_version"),
+               o = v < 0 ? -1 : slot_offset(t, "_owner");
+    if (o < 0) return NULL;
+    snapshot_h = h;
+    snapshot_version = v;
+    snapshot_owner = o;
+    Py_INCREF(cls);
+    Py_XSETREF(snapshot_type, t);
+    Py_RETURN_NONE;
+}
 ENTRY(state_history)
 ENTRY(state_diff)
 ENTRY(state_stats)
@@ -111,8 +221,8 @@ static PyMethodDef core_methods[] = {
     M(plan_new, SIG(plan_new, "paths, name", "The Handle of a process's parsed paths and name.")),
     M(state_commit, SIG(state_commit, "state, expected_version, updates, reads, author, strict, appends=None",
                         "Commit updates (reads: a tuple of paths, a plan or None; author None: the plan's name; appends: None or (branch path, tuple of values) added under keys the commit names); returns the new version.")),
-    M(state_snapshot, SIG(state_snapshot, "state", "(snapshot Handle, version) pinning the newest version.")),
-    M(state_at, SIG(state_at, "state, version", "(snapshot Handle, version) of a retained version.")),
+    M(state_snapshot, SIG(state_snapshot, "state, owner=None", "(snapshot Handle, version) pinning the newest version; with owner, the Snapshot itself.")),
+    M(state_at, SIG(state_at, "state, version, owner=None", "(snapshot Handle, version) of a retained version; with owner, the Snapshot itself.")),
     M(state_history, SIG(state_history, "state", "List of (version, author, paths, unix_time).")),
     M(state_diff, SIG(state_diff, "state, v1, v2", "List of (kind, path, old, new).")),
     M(state_stats, SIG(state_stats, "state", "Dict of bookkeeping counters.")),
@@ -125,6 +235,8 @@ static PyMethodDef core_methods[] = {
     M(flux_fan_item, SIG(flux_fan_item, "fan, item", "Run one item of a map step (called by the fan helper from its threads).")),
     M(flux_outline, SIG(flux_outline, "workflow", "The steps as nested (kind, label, line, col, blocks, extra) tuples.")),
     M(yaml_load, SIG(yaml_load, "text, file", "One YAML document as plain data (str-keyed dicts, lists, scalars).")),
+    {"_snapshot_type", m__snapshot_type, METH_O,
+     "_snapshot_type($module, cls, /)\n--\n\nRegisters the class state_snapshot and state_at build with an owner."},
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
      "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},
     {NULL, NULL, 0, NULL},

@@ -332,44 +332,44 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 	}
 }
 
+// go_state_snapshot and go_state_at pin a version and return its core handle number and the
+// version; the C side (module.c) makes the Handle, which keeps the state's Handle alive so a
+// snapshot stays readable after the last other reference to its state is gone. h is 0 with
+// an exception set on failure (res is only the panic guard's slot).
+//
 //export go_state_snapshot
-func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+func go_state_snapshot(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer, h uintptr, version int64) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, _, st, err := stateCall("state_snapshot", args, n, ints, ok, 1)
+	_, _, st, err := stateCall("state_snapshot", args, n, ints, ok, 1)
 	if err != nil {
-		return fail(err)
+		return fail(err), 0, 0
 	}
-	return snapshotResult(st.Snapshot(), a[0])
+	return pinned(st.Snapshot())
 }
 
 //export go_state_at
-func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+func go_state_at(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer, h uintptr, version int64) {
 	defer py.Recover(&res)
 	py.Enter()
-	a, c, st, err := stateCall("state_at", args, n, ints, ok, 2)
+	_, c, st, err := stateCall("state_at", args, n, ints, ok, 2)
 	if err != nil {
-		return fail(err)
+		return fail(err), 0, 0
 	}
 	v, err := c.version("version", 1)
 	if err != nil {
-		return fail(err)
+		return fail(err), 0, 0
 	}
 	snap, err := st.At(v)
 	if err != nil {
-		return fail(err)
+		return fail(err), 0, 0
 	}
-	return snapshotResult(snap, a[0])
+	return pinned(snap)
 }
 
-// snapshotResult is (snapshot handle, version); the handle keeps the state's Handle alive, so
-// a snapshot stays readable after the last other reference to its state is gone.
-func snapshotResult(snap *snapshot, stateHandle *py.Object) unsafe.Pointer {
-	h := newChildHandle(snap, stateHandle)
-	if h == nil {
-		return nil
-	}
-	return result(py.NewTuple(h, py.NewUint(snap.Version())))
+// pinned is the result of a snapshot entry point: snap's core handle number and its version.
+func pinned(snap *snapshot) (unsafe.Pointer, uintptr, int64) {
+	return nil, handles.add(snap), int64(snap.Version())
 }
 
 //export go_state_history

@@ -8,7 +8,6 @@ import "unsafe"
 // Handle kinds: what a Handle owns (used in its repr and messages).
 const (
 	HandleState    = C.THEUS_HANDLE_STATE
-	HandleSnapshot = C.THEUS_HANDLE_SNAPSHOT
 	HandlePlan     = C.THEUS_HANDLE_PLAN
 	HandleWorkflow = C.THEUS_HANDLE_WORKFLOW
 	HandleTrace    = C.THEUS_HANDLE_TRACE
@@ -20,9 +19,9 @@ func InitHandles(module unsafe.Pointer) bool {
 	return C.theus_handle_init((*C.PyObject)(module)) == 0
 }
 
-// NewHandle returns a new reference to a Handle owning h, a core handle of the given kind;
-// parent (or nil) is kept alive as long as the Handle. nil with a Python exception set on
-// failure (the caller still owns h then).
-func NewHandle(h uintptr, kind int, parent unsafe.Pointer) unsafe.Pointer {
-	return unsafe.Pointer(C.theus_handle_new(C.uintptr_t(h), C.int(kind), (*C.PyObject)(parent)))
+// NewHandle returns a new reference to a Handle owning h, a core handle of the given kind
+// (snapshot Handles, which keep their state's Handle alive, are made in C). nil with a Python
+// exception set on failure (the caller still owns h then).
+func NewHandle(h uintptr, kind int) unsafe.Pointer {
+	return unsafe.Pointer(C.theus_handle_new(C.uintptr_t(h), C.int(kind), nil))
 }

@@ -574,8 +574,7 @@ class TheusEngine(OwnsHandle):
         # the snapshots handed out, and the engine itself never keeps a replaced version's
         # values alive. The cost is the pin crossing and the Snapshot object.
         state = self._state
-        h, v = state_snapshot(state._h)  # State.snapshot() without a call between
-        return Snapshot(h, v, state._caching)
+        return state_snapshot(state._h, state._caching)  # State.snapshot() without a call between
 
     def compare_and_swap(self, expected_version: int, updates: Mapping[str, Any]) -> int:
         """Commit ``updates`` if nothing they touch changed after ``expected_version``. Paths

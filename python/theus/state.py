@@ -112,7 +112,9 @@ class Snapshot(OwnsHandle):
     :class:`ArgumentError`.
 
     A snapshot is not data: ``copy``, ``deepcopy`` and ``pickle`` raise ``TypeError``; share the
-    snapshot itself (it is immutable) or take plain data with :meth:`to_dict`.
+    snapshot itself (it is immutable) or take plain data with :meth:`to_dict`. Snapshots are
+    taken with ``state.snapshot()``, ``state.at(version)`` or ``engine.state``; calling the
+    class raises ``TypeError``.
     """
 
     # The default zones have slots: once read, `snap.domain` is a plain slot read (no
@@ -120,12 +122,11 @@ class Snapshot(OwnsHandle):
     __slots__ = ("_h", "_version", "_zones", "_owner", "__weakref__", *_ZONE_SLOTS)
     _copy_fix = "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data"
 
-    def __init__(self, handle: Any, version: int, owner: Any = None) -> None:
-        _set_h(self, handle)
-        _set_version(self, version)
-        _set_owner(self, owner)
-        # _zones stays unset until a zone other than the slotted ones is read (it reads as None
-        # through __getattr__): engine.state makes one slot write less  # its State's registry: State.close() drops the zone views cached here
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The core builds snapshots (their _h, _version and _owner slots set in C, no __init__
+        # run): state.snapshot(), state.at(v) and engine.state. _zones stays unset until a zone
+        # other than the slotted ones is read (it reads as None through __getattr__).
+        raise TypeError("a Snapshot is taken, not made: use state.snapshot(), state.at(version) or engine.state")
 
     def _closed(self) -> ArgumentError:
         """The error of a released snapshot, or of one whose state was closed (worded by the
@@ -236,10 +237,8 @@ class Snapshot(OwnsHandle):
         return html(self)
 
 
-_set_h = Snapshot._h.__set__  # type: ignore[attr-defined]
-_set_version = Snapshot._version.__set__  # type: ignore[attr-defined]
+_core._snapshot_type(Snapshot)
 _set_zones = Snapshot._zones.__set__  # type: ignore[attr-defined]
-_set_owner = Snapshot._owner.__set__  # type: ignore[attr-defined]
 
 
 class State(OwnsHandle):
@@ -340,15 +339,13 @@ class State(OwnsHandle):
 
     def snapshot(self) -> Snapshot:
         """A :class:`Snapshot` of the newest version."""
-        h, v = _core.state_snapshot(self._h)
-        return Snapshot(h, v, self._caching)
+        return _core.state_snapshot(self._h, self._caching)
 
     def at(self, version: int) -> Snapshot:
         """A :class:`Snapshot` of an older version: one still held by a live snapshot, or one of
         the last ``history`` versions (see ``history=``). Raises :class:`TransactionError`
         otherwise."""
-        h, v = _core.state_at(self._h, version)  # a version not kept: the error names history=
-        return Snapshot(h, v, self._caching)
+        return _core.state_at(self._h, version, self._caching)  # a version not kept: the error names history=
 
     def history(self) -> list[CommitRecord]:
         """The last commits (at most ``history_size``), oldest first."""

@@ -1,0 +1,94 @@
+"""Snapshots are built by the core (state_snapshot / state_at with an owner): the object a
+user gets is a full theus.Snapshot, its pin is released exactly once, and nothing leaks."""
+import gc
+import sys
+
+import pytest
+
+import theus
+from theus import _core
+from theus.errors import ArgumentError, TransactionError
+
+
+def _engine():
+    return theus.TheusEngine({"domain": {"x": 1, "items": [1, 2]}})
+
+
+def test_engine_state_is_a_snapshot_of_the_newest_version():
+    e = _engine()
+    e.update({"domain.x": 2})
+    snap = e.state
+    assert type(snap) is theus.Snapshot
+    assert snap.version == 1
+    assert snap.domain.x == 2
+    assert snap["domain.items"] == [1, 2]
+    assert snap is not e.state  # each call pins on its own
+
+
+def test_state_snapshot_and_at_carry_their_state_registry():
+    s = theus.State({"domain": {"x": 1}}, history=2)
+    s.update({"domain.x": 2})
+    now, old = s.snapshot(), s.at(0)
+    assert (now.version, now.domain.x) == (1, 2)
+    assert (old.version, old.domain.x) == (0, 1)
+    assert now._owner is s._caching and old._owner is s._caching
+    s.close()  # the registry drops the zone views both cached
+    with pytest.raises(ArgumentError):
+        now.domain
+
+
+def test_a_snapshot_cannot_be_made_by_hand():
+    s = theus.State({"domain": {}})
+    h, v = _core.state_snapshot(s._h)
+    with pytest.raises(TypeError, match="state.snapshot"):
+        theus.Snapshot(h, v, None)
+    with pytest.raises(TypeError, match="state.snapshot"):
+        theus.Snapshot()
+
+
+def test_pins_are_released_when_snapshots_go():
+    e = _engine()
+    snaps = [e.state for _ in range(50)]
+    assert e._state.stats()["live_snapshots"] == 50
+    snaps[0].release()
+    assert e._state.stats()["live_snapshots"] == 49
+    del snaps
+    gc.collect()
+    assert e._state.stats()["live_snapshots"] == 0
+
+
+def test_many_snapshots_leave_no_references_behind():
+    e = _engine()
+    owner, handle = e._state._caching, e._state._h
+    before = (sys.getrefcount(owner), sys.getrefcount(handle))
+    for _ in range(1000):
+        e.state.domain  # reads a zone: the owner registers the snapshot weakly
+    gc.collect()
+    assert (sys.getrefcount(owner), sys.getrefcount(handle)) == before
+    assert e._state.stats()["live_snapshots"] == 0
+
+
+def test_the_snapshot_keeps_its_state_readable():
+    s = theus.State({"domain": {"x": 7}})
+    snap = s.snapshot()
+    del s
+    gc.collect()
+    assert snap.domain.x == 7
+
+
+def test_bad_arguments_raise_clearly():
+    s = theus.State({"domain": {}})
+    with pytest.raises(ArgumentError, match="state_snapshot"):
+        _core.state_snapshot()
+    with pytest.raises(ArgumentError, match="state_snapshot"):
+        _core.state_snapshot(s._h, None, None)
+    with pytest.raises(ArgumentError, match="state_at"):
+        _core.state_at(s._h)
+    with pytest.raises(TransactionError, match="future"):
+        _core.state_at(s._h, 5, s._caching)
+    assert s.stats()["live_snapshots"] == 0  # a refused call pins nothing
+    with pytest.raises(TypeError, match="__slots__"):
+        _core._snapshot_type(dict)
+    with pytest.raises(TypeError, match="class"):
+        _core._snapshot_type(42)
+    assert type(s.snapshot()) is theus.Snapshot  # a refused registration kept the real one
