@@ -228,10 +228,10 @@ frozendict_getattro(PyObject *self, PyObject *name)
         return NULL;
     }
     if (descr != NULL && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
-        /* A method of the type (fd.get, fd.items, ...): bind it at once. A view has no
-           instance dict, so this is what the generic lookup would find, minus a second
-           lookup on the type. */
-        return Py_TYPE(descr)->tp_descr_get(descr, self, (PyObject *)Py_TYPE(self));
+        /* A method of the type (fd.get, fd.items, ...): bind it at once (method.c). A view
+           has no instance dict, so this is what the generic lookup would find, minus a second
+           lookup on the type and the GC-tracked bound method. */
+        return theus_bind_method(descr, self);
     }
     return PyObject_GenericGetAttr(self, name);
 }

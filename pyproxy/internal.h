@@ -194,6 +194,11 @@ theus_type_dict(PyTypeObject *tp)
  * the type's MRO (cached by CPython's method cache), or NULL. */
 #define theus_lookup_type(tp, name) _PyType_Lookup((tp), (name))
 
+/* theus_bind_method: descr (a method of self's type) bound to self, as a method.c binding
+ * when the method takes positional arguments only, else as the builtin binding. */
+PyObject *theus_bind_method(PyObject *descr, PyObject *self);
+int theus_method_init(void);
+
 /* theus_view_dealloc frees a theus_View. */
 void theus_view_dealloc(theus_View *self);
 

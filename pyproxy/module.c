@@ -187,7 +187,7 @@ theus_proxy_init(PyObject *module, PyObject *context_error, PyObject *contract_e
     Py_INCREF(contract_error);
     Py_XSETREF(theus_ContractViolationError, contract_error);
     if (theus_view_init() < 0 || theus_classify_init() < 0 || theus_thaw_init() < 0 ||
-        theus_frozenobject_init() < 0 || theus_context_init() < 0) {
+        theus_frozenobject_init() < 0 || theus_context_init() < 0 || theus_method_init() < 0) {
         return -1;
     }
     struct {
