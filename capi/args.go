@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unique"
 	"unsafe"
 
 	"github.com/theus-dev/theus/capi/py"
@@ -112,6 +113,11 @@ func pathOfText(text string) (kernel.Path, error) {
 	p, err := kernel.ParsePath(text)
 	if err != nil {
 		return nil, err
+	}
+	for i, seg := range p {
+		// One string per segment name: the commit sorts its paths, and segments that are the
+		// same string compare equal without reading their bytes ("domain" in each path).
+		p[i] = unique.Make(seg).Value()
 	}
 	if pathCache.m == nil || len(pathCache.m) >= pathCacheMax {
 		pathCache.m = make(map[string]kernel.Path)
