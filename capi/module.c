@@ -140,29 +140,22 @@ static PyObject *snapshot_result(PyObject *state, GoUintptr h, GoInt64 version, 
 }
 
 /* state_snapshot(state[, owner]) and state_at(state, version[, owner]): the Go side sees the
-   arguments before owner only (all of them when there are too many or too few, so that it
-   raises its ArgumentError naming the count). */
-static PyObject *m_state_snapshot(PyObject *self, PyObject *const *args, Py_ssize_t n) {
-    (void)self;
-    if (forked) return fork_error();
-    theus_ints ints;
-    Py_ssize_t core = n < 1 || n > 2 ? n : 1; /* a wrong count: Go names it */
-    read_ints(args, core, &ints);
-    struct go_state_snapshot_return r = go_state_snapshot((void *)args, (GoInt)core, ints.v, ints.ok);
-    if (r.r1 == 0) return NULL;
-    return snapshot_result(args[0], r.r1, r.r2, n == 2 ? args[1] : NULL);
-}
+   `core` arguments before owner only (all of them when the count is wrong, so that it raises
+   its ArgumentError naming the count). */
+#define SNAPSHOT_ENTRY(name, core)                                                        \
+    static PyObject *m_##name(PyObject *self, PyObject *const *args, Py_ssize_t n) {     \
+        (void)self;                                                                       \
+        if (forked) return fork_error();                                                  \
+        theus_ints ints;                                                                  \
+        Py_ssize_t given = n < (core) || n > (core) + 1 ? n : (core);                     \
+        read_ints(args, given, &ints);                                                    \
+        struct go_##name##_return r = go_##name((void *)args, (GoInt)given, ints.v, ints.ok); \
+        if (r.r1 == 0) return NULL;                                                       \
+        return snapshot_result(args[0], r.r1, r.r2, n == (core) + 1 ? args[core] : NULL); \
+    }
 
-static PyObject *m_state_at(PyObject *self, PyObject *const *args, Py_ssize_t n) {
-    (void)self;
-    if (forked) return fork_error();
-    theus_ints ints;
-    Py_ssize_t core = n < 2 || n > 3 ? n : 2; /* a wrong count: Go names it */
-    read_ints(args, core, &ints);
-    struct go_state_at_return r = go_state_at((void *)args, (GoInt)core, ints.v, ints.ok);
-    if (r.r1 == 0) return NULL;
-    return snapshot_result(args[0], r.r1, r.r2, n == 3 ? args[2] : NULL);
-}
+SNAPSHOT_ENTRY(state_snapshot, 1)
+SNAPSHOT_ENTRY(state_at, 2)
 
 /* slot_offset: the offset of cls's __slots__ member `name` (an object slot), or -1 with
    TypeError set. */
