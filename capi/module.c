@@ -159,33 +159,128 @@ SNAPSHOT_ENTRY(state_at, 2)
 
 /* slot_offset: the offset of cls's __slots__ member `name` (an object slot), or -1 with
    TypeError set. */
-static Py_ssize_t slot_offset(PyTypeObject *cls, const char *name) {
-    PyObject *d = PyDict_GetItemString(cls->tp_dict, name);
+static Py_ssize_t slot_offset(PyTypeObject *cls, PyObject *name) {
+    PyObject *d = PyDict_GetItemWithError(cls->tp_dict, name);
     if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
         ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "_snapshot_type: %s has no __slots__ member %s", cls->tp_name, name);
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "_snapshot_type: %s has no __slots__ member %R", cls->tp_name, name);
         return -1;
     }
     return ((PyMemberDescrObject *)d)->d_member->offset;
 }
 
-static PyObject *m__snapshot_type(PyObject *self, PyObject *cls) {
+static Py_ssize_t slot_offset_of(PyTypeObject *cls, const char *name) {
+    PyObject *s = PyUnicode_FromString(name);
+    if (s == NULL) return -1;
+    Py_ssize_t off = slot_offset(cls, s);
+    Py_DECREF(s);
+    return off;
+}
+
+/* A zone attribute of the Snapshot class (snap.domain, snap.global_, ...), in place of its
+   slot's member descriptor: the view cached in the slot, or while the slot is empty what
+   load(snapshot, name) returns (it reads the zone and fills the slot). A fresh snapshot's
+   first read so goes straight to load, where an empty slot would first make an
+   AttributeError and then run __getattr__. Setting and deleting fill and empty the slot (the
+   class's own __setattr__ and __delattr__ refuse users first). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t offset;
+    PyObject *name;
+    PyObject *load;
+} ZoneSlot;
+
+static PyObject *zoneslot_get(PyObject *self, PyObject *obj, PyObject *type) {
+    (void)type;
+    ZoneSlot *z = (ZoneSlot *)self;
+    if (obj == NULL) return Py_NewRef(self);
+    PyObject *v = *(PyObject **)((char *)obj + z->offset);
+    if (v != NULL) return Py_NewRef(v);
+    return PyObject_CallFunctionObjArgs(z->load, obj, z->name, NULL);
+}
+
+static int zoneslot_set(PyObject *self, PyObject *obj, PyObject *value) {
+    ZoneSlot *z = (ZoneSlot *)self;
+    PyObject **slot = (PyObject **)((char *)obj + z->offset);
+    if (value == NULL && *slot == NULL) {
+        PyErr_SetObject(PyExc_AttributeError, z->name);
+        return -1;
+    }
+    Py_XINCREF(value);
+    Py_XSETREF(*slot, value);
+    return 0;
+}
+
+static int zoneslot_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(((ZoneSlot *)self)->load);
+    return 0;
+}
+
+static int zoneslot_clear(PyObject *self) {
+    Py_CLEAR(((ZoneSlot *)self)->load);
+    return 0;
+}
+
+static void zoneslot_dealloc(PyObject *self) {
+    PyObject_GC_UnTrack(self);
+    zoneslot_clear(self);
+    Py_CLEAR(((ZoneSlot *)self)->name);
+    PyObject_GC_Del(self);
+}
+
+static PyTypeObject ZoneSlot_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "theus._core.zone_slot",
+    .tp_basicsize = sizeof(ZoneSlot),
+    .tp_dealloc = zoneslot_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_doc = "A zone of a Snapshot, read once and then kept in its slot.",
+    .tp_traverse = zoneslot_traverse,
+    .tp_clear = zoneslot_clear,
+    .tp_descr_get = zoneslot_get,
+    .tp_descr_set = zoneslot_set,
+};
+
+/* _snapshot_type(cls, zones, load): registers the class snapshots are built as (see
+   snapshot_result) and puts a ZoneSlot over each of the slots named in zones. */
+static PyObject *m__snapshot_type(PyObject *self, PyObject *const *args, Py_ssize_t n) {
     (void)self;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "_snapshot_type: expected a class");
+    if (n != 3 || !PyType_Check(args[0]) || !PyTuple_Check(args[1]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "_snapshot_type(cls, zones, load): expected a class, a tuple of slot names "
+                                         "and a callable");
         return NULL;
     }
-    PyTypeObject *t = (PyTypeObject *)cls;
-    Py_ssize_t h = slot_offset(t, "_h"), v = h < 0 ? -1 : slot_offset(t, "_version"),
-               o = v < 0 ? -1 : slot_offset(t, "_owner");
+    PyTypeObject *t = (PyTypeObject *)args[0];
+    Py_ssize_t h = slot_offset_of(t, "_h"), v = h < 0 ? -1 : slot_offset_of(t, "_version"),
+               o = v < 0 ? -1 : slot_offset_of(t, "_owner");
     if (o < 0) return NULL;
+    if (PyType_Ready(&ZoneSlot_Type) < 0) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
+        PyObject *name = PyTuple_GET_ITEM(args[1], i);
+        Py_ssize_t off = PyUnicode_Check(name) ? slot_offset(t, name) : -1;
+        if (off < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "_snapshot_type: zones must be slot names");
+            return NULL;
+        }
+        ZoneSlot *z = PyObject_GC_New(ZoneSlot, &ZoneSlot_Type);
+        if (z == NULL) return NULL;
+        z->offset = off;
+        z->name = Py_NewRef(name);
+        z->load = Py_NewRef(args[2]);
+        PyObject_GC_Track(z);
+        int err = PyObject_SetAttr(args[0], name, (PyObject *)z);
+        Py_DECREF(z);
+        if (err < 0) return NULL;
+    }
     snapshot_h = h;
     snapshot_version = v;
     snapshot_owner = o;
-    Py_INCREF(cls);
+    Py_INCREF(t);
     Py_XSETREF(snapshot_type, t);
     Py_RETURN_NONE;
 }
+
 ENTRY(state_history)
 ENTRY(state_diff)
 ENTRY(state_stats)
@@ -228,8 +323,9 @@ static PyMethodDef core_methods[] = {
     M(flux_fan_item, SIG(flux_fan_item, "fan, item", "Run one item of a map step (called by the fan helper from its threads).")),
     M(flux_outline, SIG(flux_outline, "workflow", "The steps as nested (kind, label, line, col, blocks, extra) tuples.")),
     M(yaml_load, SIG(yaml_load, "text, file", "One YAML document as plain data (str-keyed dicts, lists, scalars).")),
-    {"_snapshot_type", m__snapshot_type, METH_O,
-     "_snapshot_type($module, cls, /)\n--\n\nRegisters the class state_snapshot and state_at build with an owner."},
+    {"_snapshot_type", (PyCFunction)(void (*)(void))m__snapshot_type, METH_FASTCALL,
+     "_snapshot_type($module, cls, zones, load, /)\n--\n\nRegisters the class state_snapshot and state_at build "
+     "with an owner; each slot named in zones reads load(snapshot, name) while empty."},
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
      "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},
     {NULL, NULL, 0, NULL},

@@ -71,6 +71,11 @@ elif op == "base_exec":  # the process called by hand on a namespace, its result
     import types
     ctx = types.SimpleNamespace(domain=types.SimpleNamespace(counter=0))
     for _ in range(n): ctx.domain.counter = inc(ctx)
+elif op == "fetch":  # the state fetched and a key read: engine.state.domain["k"]
+    for _ in range(n): e.state.domain["k"]
+elif op == "base_fetch":
+    import types
+    for _ in range(n): types.MappingProxyType(d)["k"]
 elif op == "state":
     for _ in range(n): e.state
 elif op == "base_state":  # the read-only view of a mapping

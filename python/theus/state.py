@@ -117,8 +117,9 @@ class Snapshot(OwnsHandle):
     class raises ``TypeError``.
     """
 
-    # The default zones have slots: once read, `snap.domain` is a plain slot read (no
-    # __getattr__, no AttributeError made and discarded); other zones are cached in _zones.
+    # The default zones have slots, read through the core's zone slots (see _load_zone): once
+    # read, `snap.domain` is a slot read, and the first read makes no AttributeError on its way
+    # to loading the zone; other zones go through __getattr__ and are cached in _zones.
     __slots__ = ("_h", "_version", "_zones", "_owner", "__weakref__", *_ZONE_SLOTS)
     _copy_fix = "share the snapshot itself (it is immutable), or use snapshot.to_dict() for plain data"
 
@@ -150,6 +151,8 @@ class Snapshot(OwnsHandle):
         if name == "_zones":  # not set yet: no other zone was read
             return None
         zone = _zone(name)
+        if name in _ZONE_SLOTS:  # _load_zone found no such zone (AttributeError brings us here)
+            raise _no_zone(zone, self._version)
         if self._h.closed:
             raise self._closed()
         zones = self._zones
@@ -158,16 +161,10 @@ class Snapshot(OwnsHandle):
         try:
             value = _core.snapshot_get(self._h, zone)
         except PathError:
-            raise AttributeError(f"no zone named {zone!r} in version {self._version}") from None
-        if name in _ZONE_SLOTS:
-            object.__setattr__(self, name, value)
-            owner = self._owner
-            if owner is not None:
-                owner.add(self)
-        else:
-            if zones is None:
-                _set_zones(self, zones := {})
-            zones[zone] = value
+            raise _no_zone(zone, self._version) from None
+        if zones is None:
+            _set_zones(self, zones := {})
+        zones[zone] = value
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -237,7 +234,58 @@ class Snapshot(OwnsHandle):
         return html(self)
 
 
-_core._snapshot_type(Snapshot)
+def _no_zone(zone: str, version: int) -> AttributeError:
+    return AttributeError(f"no zone named {zone!r} in version {version}")
+
+
+def _load_zone(snap: Snapshot, name: str) -> Any:
+    """``snap.domain`` (or another slotted zone) before it is cached: the core's zone slot
+    (see _snapshot_type) calls this while the slot is empty. Reads the zone, keeps it in the
+    slot and registers the snapshot with its state, whose close() drops the view."""
+    h = snap._h
+    if h.closed:
+        raise snap._closed()
+    try:
+        value = _core.snapshot_get(h, _zone(name))
+    except PathError:
+        raise _no_zone(_zone(name), snap._version) from None
+    object.__setattr__(snap, name, value)
+    owner = snap._owner
+    if owner is not None:
+        owner[id(snap)] = _ref(snap)
+        if len(owner) >= owner.limit:
+            owner.prune()
+    return value
+
+
+_ref = weakref.ref
+
+
+class _Cached(dict):  # type: ignore[type-arg]
+    """A State's registry of the snapshots that cache zone views: id -> weak reference, with
+    no callback (registering costs two C-level operations and nothing when a snapshot goes; a
+    WeakSet runs two Python functions). A snapshot made where a dead one was replaces its
+    entry; other dead entries are pruned when the registry reaches twice its size after the
+    last pruning, so it stays within twice the live snapshots plus 64."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit = 64
+
+    def prune(self) -> None:
+        for key, r in list(self.items()):  # a copy: another thread may register meanwhile
+            if r() is None and self.get(key) is r:
+                del self[key]
+        self.limit = 2 * len(self) + 64
+
+    def snapshots(self) -> list[Snapshot]:
+        """The live snapshots registered."""
+        return [snap for r in list(self.values()) if (snap := r()) is not None]
+
+
+_core._snapshot_type(Snapshot, _ZONE_SLOTS, _load_zone)
 _set_zones = Snapshot._zones.__set__  # type: ignore[attr-defined]
 
 
@@ -283,7 +331,7 @@ class State(OwnsHandle):
                 raise ArgumentError(f"State: {name}: expected an int >= 0, got {value!r}")
         self._h = _core.state_new(context, strict, history, history_size)
         # the live snapshots that cached a zone view (close() makes them forget it)
-        self._caching: weakref.WeakSet[Snapshot] = weakref.WeakSet()
+        self._caching = _Cached()
 
     @property
     def version(self) -> int:
@@ -364,7 +412,7 @@ class State(OwnsHandle):
         """Release every value this state holds (idempotent). Every method raises
         :class:`ArgumentError` afterwards; snapshots taken before read as closed too."""
         self._h.close()
-        for snap in list(self._caching):
+        for snap in self._caching.snapshots():
             snap._drop_zones()
 
     def __enter__(self) -> "State":

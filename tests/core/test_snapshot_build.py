@@ -88,7 +88,48 @@ def test_bad_arguments_raise_clearly():
         _core.state_at(s._h, 5, s._caching)
     assert s.stats()["live_snapshots"] == 0  # a refused call pins nothing
     with pytest.raises(TypeError, match="__slots__"):
-        _core._snapshot_type(dict)
+        _core._snapshot_type(dict, (), len)
+    with pytest.raises(TypeError, match="__slots__"):
+        _core._snapshot_type(theus.Snapshot, ("no_such_slot",), len)
     with pytest.raises(TypeError, match="class"):
-        _core._snapshot_type(42)
+        _core._snapshot_type(42, (), len)
+    with pytest.raises(TypeError, match="class"):
+        _core._snapshot_type(theus.Snapshot)
     assert type(s.snapshot()) is theus.Snapshot  # a refused registration kept the real one
+
+
+def test_zone_reads_load_once_and_fail_clearly():
+    s = theus.State({"domain": {"x": 1}, "extra": {"y": 2}})
+    snap = s.snapshot()
+    first = snap.domain
+    assert snap.domain is first  # kept in its slot
+    assert snap.extra.y == 2 and snap.extra is snap.extra  # a zone without a slot
+    with pytest.raises(AttributeError, match="no zone named 'heavy' in version 0"):
+        snap.heavy
+    with pytest.raises(AttributeError, match="no zone named 'global' in version 0"):
+        snap.global_
+    with pytest.raises(AttributeError, match="no zone named 'nope'"):
+        snap.nope
+    assert getattr(snap, "heavy", None) is None and not hasattr(snap, "outbox")
+    snap.release()
+    with pytest.raises(ArgumentError, match="released"):
+        snap.domain  # the released snapshot dropped the view it kept
+    with pytest.raises(ArgumentError, match="released"):
+        snap.extra
+    assert type(theus.Snapshot.domain).__name__ == "zone_slot"  # the class attribute itself
+
+
+def test_the_registry_of_caching_snapshots_stays_bounded():
+    e = _engine()
+    kept = [e.state for _ in range(10)]
+    for snap in kept:
+        snap.domain
+    for _ in range(5000):
+        e.state.domain  # each registers, then dies
+    registry = e._state._caching
+    assert len(registry) <= 2 * len(kept) + 64 + 1
+    assert sorted(map(id, registry.snapshots())) == sorted(map(id, kept))
+    e.close()
+    for snap in kept:  # close() dropped the views the live ones cached
+        with pytest.raises(ArgumentError):
+            snap.domain
