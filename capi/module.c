@@ -179,30 +179,77 @@ static Py_ssize_t slot_offset_of(PyTypeObject *cls, const char *name) {
 }
 
 /* A zone attribute of the Snapshot class (snap.domain, snap.global_, ...), in place of its
-   slot's member descriptor: the view cached in the slot, or while the slot is empty what
-   load(snapshot, name) returns (it reads the zone and fills the slot). A fresh snapshot's
-   first read so goes straight to load, where an empty slot would first make an
-   AttributeError and then run __getattr__. Setting and deleting fill and empty the slot (the
-   class's own __setattr__ and __delattr__ refuse users first). */
+   slot's member descriptor: the view cached in the slot, or while the slot is empty the zone
+   read with snapshot_get, kept in the slot, and the snapshot registered with its state (the
+   owner: id -> weak reference, whose close() drops the views; past its `limit` entries its
+   prune() runs). A fresh snapshot's first read so costs one crossing and no Python frame,
+   where an empty slot would make an AttributeError and run __getattr__. A failed read calls
+   fail(snapshot, name, exception), which raises what the user sees. Setting and deleting fill
+   and empty the slot (the class's own __setattr__ and __delattr__ refuse users first). */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t offset;
-    PyObject *name;
-    PyObject *load;
+    PyObject *name; /* the attribute: "global_" */
+    PyObject *zone; /* the zone it reads: "global" */
+    PyObject *fail;
 } ZoneSlot;
+
+static PyObject *m_snapshot_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
+static PyObject *str_limit, *str_prune;
+
+static PyObject **slot_at(PyObject *obj, Py_ssize_t offset) { return (PyObject **)((char *)obj + offset); }
+
+/* register_snapshot adds snap to owner (a dict, or None) and prunes it at its limit. */
+static int register_snapshot(PyObject *owner, PyObject *snap) {
+    if (owner == NULL || !PyDict_Check(owner)) return 0;
+    PyObject *key = PyLong_FromVoidPtr(snap);
+    PyObject *ref = key ? PyWeakref_NewRef(snap, NULL) : NULL;
+    int err = ref ? PyDict_SetItem(owner, key, ref) : -1;
+    Py_XDECREF(key);
+    Py_XDECREF(ref);
+    if (err < 0) return -1;
+    PyObject *limit = PyObject_GetAttr(owner, str_limit);
+    if (limit == NULL) return -1;
+    Py_ssize_t at = PyLong_AsSsize_t(limit);
+    Py_DECREF(limit);
+    if (at == -1 && PyErr_Occurred()) return -1;
+    if (PyDict_GET_SIZE(owner) < at) return 0;
+    PyObject *r = PyObject_CallMethodNoArgs(owner, str_prune);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
 
 static PyObject *zoneslot_get(PyObject *self, PyObject *obj, PyObject *type) {
     (void)type;
     ZoneSlot *z = (ZoneSlot *)self;
     if (obj == NULL) return Py_NewRef(self);
-    PyObject *v = *(PyObject **)((char *)obj + z->offset);
+    PyObject *v = *slot_at(obj, z->offset);
     if (v != NULL) return Py_NewRef(v);
-    return PyObject_CallFunctionObjArgs(z->load, obj, z->name, NULL);
+    PyObject *h = *slot_at(obj, snapshot_h);
+    PyObject *args[2] = {h != NULL ? h : Py_None, z->zone};
+    v = m_snapshot_get(NULL, args, 2);
+    if (v == NULL) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        PyErr_NormalizeException(&et, &ev, &tb);
+        if (tb != NULL) PyException_SetTraceback(ev, tb);
+        PyObject *r = ev != NULL ? PyObject_CallFunctionObjArgs(z->fail, obj, z->name, ev, NULL) : NULL;
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        return r;
+    }
+    Py_XSETREF(*slot_at(obj, z->offset), Py_NewRef(v));
+    if (register_snapshot(*slot_at(obj, snapshot_owner), obj) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
 }
 
 static int zoneslot_set(PyObject *self, PyObject *obj, PyObject *value) {
     ZoneSlot *z = (ZoneSlot *)self;
-    PyObject **slot = (PyObject **)((char *)obj + z->offset);
+    PyObject **slot = slot_at(obj, z->offset);
     if (value == NULL && *slot == NULL) {
         PyErr_SetObject(PyExc_AttributeError, z->name);
         return -1;
@@ -213,12 +260,12 @@ static int zoneslot_set(PyObject *self, PyObject *obj, PyObject *value) {
 }
 
 static int zoneslot_traverse(PyObject *self, visitproc visit, void *arg) {
-    Py_VISIT(((ZoneSlot *)self)->load);
+    Py_VISIT(((ZoneSlot *)self)->fail);
     return 0;
 }
 
 static int zoneslot_clear(PyObject *self) {
-    Py_CLEAR(((ZoneSlot *)self)->load);
+    Py_CLEAR(((ZoneSlot *)self)->fail);
     return 0;
 }
 
@@ -226,6 +273,7 @@ static void zoneslot_dealloc(PyObject *self) {
     PyObject_GC_UnTrack(self);
     zoneslot_clear(self);
     Py_CLEAR(((ZoneSlot *)self)->name);
+    Py_CLEAR(((ZoneSlot *)self)->zone);
     PyObject_GC_Del(self);
 }
 
@@ -242,13 +290,13 @@ static PyTypeObject ZoneSlot_Type = {
     .tp_descr_set = zoneslot_set,
 };
 
-/* _snapshot_type(cls, zones, load): registers the class snapshots are built as (see
-   snapshot_result) and puts a ZoneSlot over each of the slots named in zones. */
+/* _snapshot_type(cls, zones, fail): registers the class snapshots are built as (see
+   snapshot_result) and puts a ZoneSlot over each slot that zones ({slot name: zone}) names. */
 static PyObject *m__snapshot_type(PyObject *self, PyObject *const *args, Py_ssize_t n) {
     (void)self;
-    if (n != 3 || !PyType_Check(args[0]) || !PyTuple_Check(args[1]) || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "_snapshot_type(cls, zones, load): expected a class, a tuple of slot names "
-                                         "and a callable");
+    if (n != 3 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "_snapshot_type(cls, zones, fail): expected a class, a dict {slot name: "
+                                         "zone} and a callable");
         return NULL;
     }
     PyTypeObject *t = (PyTypeObject *)args[0];
@@ -256,18 +304,22 @@ static PyObject *m__snapshot_type(PyObject *self, PyObject *const *args, Py_ssiz
                o = v < 0 ? -1 : slot_offset_of(t, "_owner");
     if (o < 0) return NULL;
     if (PyType_Ready(&ZoneSlot_Type) < 0) return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
-        PyObject *name = PyTuple_GET_ITEM(args[1], i);
+    if (str_limit == NULL && (str_limit = PyUnicode_InternFromString("limit")) == NULL) return NULL;
+    if (str_prune == NULL && (str_prune = PyUnicode_InternFromString("prune")) == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *name, *zone;
+    while (PyDict_Next(args[1], &pos, &name, &zone)) {
         Py_ssize_t off = PyUnicode_Check(name) ? slot_offset(t, name) : -1;
-        if (off < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "_snapshot_type: zones must be slot names");
+        if (off < 0 || !PyUnicode_Check(zone)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "_snapshot_type: zones maps slot names to str");
             return NULL;
         }
         ZoneSlot *z = PyObject_GC_New(ZoneSlot, &ZoneSlot_Type);
         if (z == NULL) return NULL;
         z->offset = off;
         z->name = Py_NewRef(name);
-        z->load = Py_NewRef(args[2]);
+        z->zone = Py_NewRef(zone);
+        z->fail = Py_NewRef(args[2]);
         PyObject_GC_Track(z);
         int err = PyObject_SetAttr(args[0], name, (PyObject *)z);
         Py_DECREF(z);
@@ -280,7 +332,6 @@ static PyObject *m__snapshot_type(PyObject *self, PyObject *const *args, Py_ssiz
     Py_XSETREF(snapshot_type, t);
     Py_RETURN_NONE;
 }
-
 ENTRY(state_history)
 ENTRY(state_diff)
 ENTRY(state_stats)
@@ -324,8 +375,9 @@ static PyMethodDef core_methods[] = {
     M(flux_outline, SIG(flux_outline, "workflow", "The steps as nested (kind, label, line, col, blocks, extra) tuples.")),
     M(yaml_load, SIG(yaml_load, "text, file", "One YAML document as plain data (str-keyed dicts, lists, scalars).")),
     {"_snapshot_type", (PyCFunction)(void (*)(void))m__snapshot_type, METH_FASTCALL,
-     "_snapshot_type($module, cls, zones, load, /)\n--\n\nRegisters the class state_snapshot and state_at build "
-     "with an owner; each slot named in zones reads load(snapshot, name) while empty."},
+     "_snapshot_type($module, cls, zones, fail, /)\n--\n\nRegisters the class state_snapshot and state_at build "
+     "with an owner; each slot named in zones ({slot: zone}) reads its zone while empty, fail(snapshot, name, "
+     "exception) raising for a read that failed."},
     {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
      "_after_fork_in_child($module, /)\n--\n\nMarks this process as a forked child."},
     {NULL, NULL, 0, NULL},

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 
 TYPE_CHECKING: bool = False
 if TYPE_CHECKING:
-    from typing import Any, Iterator, NamedTuple
+    from typing import Any, Iterator, NamedTuple, NoReturn
 else:
     from ._records import NamedTuple
 
@@ -117,7 +116,7 @@ class Snapshot(OwnsHandle):
     class raises ``TypeError``.
     """
 
-    # The default zones have slots, read through the core's zone slots (see _load_zone): once
+    # The default zones have slots, read through the core's zone slots (see _zone_error): once
     # read, `snap.domain` is a slot read, and the first read makes no AttributeError on its way
     # to loading the zone; other zones go through __getattr__ and are cached in _zones.
     __slots__ = ("_h", "_version", "_zones", "_owner", "__weakref__", *_ZONE_SLOTS)
@@ -151,7 +150,7 @@ class Snapshot(OwnsHandle):
         if name == "_zones":  # not set yet: no other zone was read
             return None
         zone = _zone(name)
-        if name in _ZONE_SLOTS:  # _load_zone found no such zone (AttributeError brings us here)
+        if name in _ZONE_SLOTS:  # the zone slot found no such zone (its AttributeError brings us here)
             raise _no_zone(zone, self._version)
         if self._h.closed:
             raise self._closed()
@@ -238,35 +237,21 @@ def _no_zone(zone: str, version: int) -> AttributeError:
     return AttributeError(f"no zone named {zone!r} in version {version}")
 
 
-def _load_zone(snap: Snapshot, name: str) -> Any:
-    """``snap.domain`` (or another slotted zone) before it is cached: the core's zone slot
-    (see _snapshot_type) calls this while the slot is empty. Reads the zone, keeps it in the
-    slot and registers the snapshot with its state, whose close() drops the view."""
-    h = snap._h
-    if h.closed:
-        raise snap._closed()
-    try:
-        value = _core.snapshot_get(h, _zone(name))
-    except PathError:
+def _zone_error(snap: Snapshot, name: str, error: BaseException) -> NoReturn:
+    """Raises for ``snap.domain`` (or another slotted zone) whose read failed: the core's zone
+    slot (see _snapshot_type) reads the zone, keeps it in the slot and registers the snapshot
+    with its state's _Cached, and calls this with the read's exception."""
+    if isinstance(error, PathError):
         raise _no_zone(_zone(name), snap._version) from None
-    object.__setattr__(snap, name, value)
-    owner = snap._owner
-    if owner is not None:
-        owner[id(snap)] = _ref(snap)
-        if len(owner) >= owner.limit:
-            owner.prune()
-    return value
-
-
-_ref = weakref.ref
+    raise error
 
 
 class _Cached(dict):  # type: ignore[type-arg]
-    """A State's registry of the snapshots that cache zone views: id -> weak reference, with
-    no callback (registering costs two C-level operations and nothing when a snapshot goes; a
-    WeakSet runs two Python functions). A snapshot made where a dead one was replaces its
-    entry; other dead entries are pruned when the registry reaches twice its size after the
-    last pruning, so it stays within twice the live snapshots plus 64."""
+    """A State's registry of the snapshots that cache zone views, filled by the core's zone
+    slots (see _snapshot_type): id -> weak reference without a callback, so registering runs
+    no Python and a snapshot that goes costs nothing (a WeakSet runs two Python functions). A
+    snapshot made where a dead one was replaces its entry; the others are pruned once the
+    registry reaches ``limit``, twice its size after the last pruning plus 64."""
 
     __slots__ = ("limit",)
 
@@ -285,7 +270,7 @@ class _Cached(dict):  # type: ignore[type-arg]
         return [snap for r in list(self.values()) if (snap := r()) is not None]
 
 
-_core._snapshot_type(Snapshot, _ZONE_SLOTS, _load_zone)
+_core._snapshot_type(Snapshot, {name: _zone(name) for name in _ZONE_SLOTS}, _zone_error)
 _set_zones = Snapshot._zones.__set__  # type: ignore[attr-defined]
 
 

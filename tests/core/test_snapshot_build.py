@@ -88,11 +88,11 @@ def test_bad_arguments_raise_clearly():
         _core.state_at(s._h, 5, s._caching)
     assert s.stats()["live_snapshots"] == 0  # a refused call pins nothing
     with pytest.raises(TypeError, match="__slots__"):
-        _core._snapshot_type(dict, (), len)
+        _core._snapshot_type(dict, {}, len)
     with pytest.raises(TypeError, match="__slots__"):
-        _core._snapshot_type(theus.Snapshot, ("no_such_slot",), len)
+        _core._snapshot_type(theus.Snapshot, {"no_such_slot": "domain"}, len)
     with pytest.raises(TypeError, match="class"):
-        _core._snapshot_type(42, (), len)
+        _core._snapshot_type(42, {}, len)
     with pytest.raises(TypeError, match="class"):
         _core._snapshot_type(theus.Snapshot)
     assert type(s.snapshot()) is theus.Snapshot  # a refused registration kept the real one
