@@ -165,7 +165,12 @@ func sortWrites[V any](ws []Write[V]) ([]Write[V], error) {
 		return ws, nil
 	}
 	sorted := slices.Clone(ws)
-	slices.SortFunc(sorted, func(a, b Write[V]) int { return comparePaths(a.Path, b.Path) })
+	if under := len(ws[0].Path) - 1; siblings(ws, under) {
+		// The common case of many writes: leaves of one branch, ordered by name alone.
+		slices.SortFunc(sorted, func(a, b Write[V]) int { return strings.Compare(a.Path[under], b.Path[under]) })
+	} else {
+		slices.SortFunc(sorted, func(a, b Write[V]) int { return comparePaths(a.Path, b.Path) })
+	}
 	for i := 1; i < len(sorted); i++ {
 		// Sorted segment-wise, a path that has a prefix among the other
 		// write paths has one directly before it.
@@ -174,6 +179,18 @@ func sortWrites[V any](ws []Write[V]) ([]Write[V], error) {
 		}
 	}
 	return sorted, nil
+}
+
+// siblings reports whether every write's path has the length under+1 and
+// the first under segments of the first one: children of one branch.
+func siblings[V any](ws []Write[V], under int) bool {
+	first := ws[0].Path[:under]
+	for _, w := range ws[1:] {
+		if len(w.Path) != under+1 || !w.Path[:under].hasPrefix(first) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAppends validates the append part of req against its sorted writes:
