@@ -77,9 +77,10 @@ bench: build ## benchmarks, each beside its baseline
 	go test -run '^$$' -bench . -benchmem $(PURE)
 	$(VPY) benchmarks/run.py
 
-# Instructions per operation (read, get, in, items, commit, execute, a Flux step, a whole-branch
-# read after a change, to_dict) under callgrind, each beside its plain-Python baseline: stable
-# where timings are noisy. valgrind comes from Debian for this target only.
+# Instructions per operation (read, get, in, items, commit, execute, engine.state, a key read
+# through it, a Flux step, a whole-branch read after a change, to_dict, a 100-path commit)
+# under callgrind, each beside its plain-Python baseline: stable where timings are noisy.
+# valgrind comes from Debian for this target only.
 bench-instructions: ## instruction counts per operation under callgrind, beside the baselines
 	$(MAKE) deps DEB_EXTRA="$(DEB_INSTRUCTIONS)"
 	$(MAKE) build

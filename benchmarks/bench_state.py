@@ -87,13 +87,14 @@ def many_paths() -> None:
     of the same 100 keys, per key."""
     header("commit 100 paths into a 10,000-key branch, per path")
     keys = [f"k{i * 97 % 10_000}" for i in range(100)]
+    paths = [f"domain.{k}" for k in keys]  # each side builds its dict from ready-made keys
     s = State({"domain": {f"k{i}": i for i in range(10_000)}})
     box = [s.version]
 
     def commit_many(n: int) -> None:
         v = box[0]
         for i in range(n):
-            v = s.compare_and_swap(v, {f"domain.{k}": i for k in keys})
+            v = s.compare_and_swap(v, {p: i for p in paths})
         box[0] = v
 
     m = immutables.Map({f"k{i}": i for i in range(10_000)})

@@ -36,6 +36,13 @@ if op in ("branch", "base_branch", "to_dict"):
     bs.get("domain")
     bfd = bs.get("domain")
     del bfd
+if op in ("many", "base_many"):  # 100 paths into a 10k-key branch (the figure is per commit)
+    keys = [f"k{i * 97 % BIG}" for i in range(100)]
+    paths = [f"domain.{k}" for k in keys]
+    ms = theus.State({"domain": dict(big)})
+    if op == "base_many":
+        import immutables
+        m = immutables.Map(big)
 if op == "read":
     for _ in range(n): fd["k"]
 elif op == "base_read":
@@ -97,6 +104,11 @@ elif op == "branch":  # a whole 10k-key branch read right after a one-key change
     for i in range(n):
         v = bs.compare_and_swap(v, {"domain.k5": i})
         bs.get("domain")
+elif op == "many":
+    v = ms.version
+    for i in range(n): v = ms.compare_and_swap(v, {p: i for p in paths})
+elif op == "base_many":  # immutables.Map.update of the same 100 keys
+    for i in range(n): m.update({k: i for k in keys})
 elif op == "base_branch":
     for _ in range(n): dict(big)
 elif op == "to_dict":

@@ -24,7 +24,7 @@ per_op() { # python op n -> instructions per operation
 # op:baseline:N  (the baseline is the plain-Python operation the theus one is compared with)
 ALL="read:base_read:200000 attr:base_read:200000 get:base_get:200000 in:base_in:200000
 items:base_items:50000 cas:base_cas:20000 exec:base_exec:20000 begin5:base_exec:20000
-flux:base_exec:10000 state:base_state:50000 fetch:base_fetch:50000 flux100:exec100:200 fluxtext:exec100:200 branch:base_branch:200 to_dict:base_branch:200"
+flux:base_exec:10000 state:base_state:50000 fetch:base_fetch:50000 flux100:exec100:200 fluxtext:exec100:200 branch:base_branch:200 to_dict:base_branch:200 many:base_many:200"
 printf "%-8s %-12s" op baseline
 for py in "$@"; do
   name="$(basename "$(dirname "$(dirname "$py")")")"
