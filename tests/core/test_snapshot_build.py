@@ -133,3 +133,35 @@ def test_the_registry_of_caching_snapshots_stays_bounded():
     for snap in kept:  # close() dropped the views the live ones cached
         with pytest.raises(ArgumentError):
             snap.domain
+
+
+def test_threads_reading_zones_while_another_commits():
+    import threading
+
+    e = theus.TheusEngine({"domain": {"x": 0, "items": [1]}})
+    errors, seen = [], []
+
+    def read():
+        try:
+            for _ in range(2000):
+                snap = e.state
+                d = snap.domain
+                seen.append(d.get("x") == snap.version)  # update v commits x = v as version v
+                assert d.get is not None and d.items()
+        except BaseException as exc:  # collected, then asserted on below
+            errors.append(exc)
+
+    def write():
+        for v in range(1, 500):
+            e.update({"domain.x": v})
+
+    threads = [threading.Thread(target=read) for _ in range(4)] + [threading.Thread(target=write)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) == 8000 and all(seen)
+    gc.collect()
+    assert e._state.stats()["live_snapshots"] == 0
+    assert len(e._state._caching) <= 2 * 4 + 64 + 4  # the registry did not grow with the reads
