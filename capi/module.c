@@ -110,14 +110,9 @@ static PyObject *snapshot_result(PyObject *state, GoUintptr h, GoInt64 version, 
         return NULL;
     }
     if (owner == NULL) {
-        PyObject *t = PyTuple_New(2);
-        if (t == NULL) {
-            Py_DECREF(handle);
-            Py_DECREF(v);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, 0, handle);
-        PyTuple_SET_ITEM(t, 1, v);
+        PyObject *t = PyTuple_Pack(2, handle, v);
+        Py_DECREF(handle);
+        Py_DECREF(v);
         return t;
     }
     if (snapshot_type == NULL) {
