@@ -91,10 +91,8 @@ static PyObject *m_state_commit(PyObject *self, PyObject *const *args, Py_ssize_
 static PyTypeObject *snapshot_type;
 static Py_ssize_t snapshot_h, snapshot_version, snapshot_owner;
 
-static void set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
-    PyObject **slot = (PyObject **)((char *)obj + offset);
-    Py_XSETREF(*slot, value);
-}
+/* slot_at: the address of the object slot at offset in obj. */
+static PyObject **slot_at(PyObject *obj, Py_ssize_t offset) { return (PyObject **)((char *)obj + offset); }
 
 /* snapshot_result: (Handle, version) when owner is NULL, else a Snapshot of owner's state
    (owner: the State's registry of snapshots whose zone views close() drops). */
@@ -127,10 +125,9 @@ static PyObject *snapshot_result(PyObject *state, GoUintptr h, GoInt64 version, 
         Py_DECREF(v);
         return NULL;
     }
-    set_slot(snap, snapshot_h, handle);
-    set_slot(snap, snapshot_version, v);
-    Py_INCREF(owner);
-    set_slot(snap, snapshot_owner, owner);
+    *slot_at(snap, snapshot_h) = handle; /* a new object's slots are empty */
+    *slot_at(snap, snapshot_version) = v;
+    *slot_at(snap, snapshot_owner) = Py_NewRef(owner);
     return snap;
 }
 
@@ -191,8 +188,6 @@ typedef struct {
 
 static PyObject *m_snapshot_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
 static PyObject *str_limit, *str_prune;
-
-static PyObject **slot_at(PyObject *obj, Py_ssize_t offset) { return (PyObject **)((char *)obj + offset); }
 
 /* register_snapshot adds snap to owner (a dict, or None) and prunes it at its limit. */
 static int register_snapshot(PyObject *owner, PyObject *snap) {

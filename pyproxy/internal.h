@@ -194,8 +194,8 @@ theus_type_dict(PyTypeObject *tp)
  * the type's MRO (cached by CPython's method cache), or NULL. */
 #define theus_lookup_type(tp, name) _PyType_Lookup((tp), (name))
 
-/* theus_bind_method: descr (a method of self's type) bound to self, as a method.c binding
- * when the method takes positional arguments only, else as the builtin binding. */
+/* theus_bind_method: descr (a PyMethodDescr of self's type) bound to self, as a method.c
+ * binding when the method takes positional arguments only, else as the builtin binding. */
 PyObject *theus_bind_method(PyObject *descr, PyObject *self);
 int theus_method_init(void);
 

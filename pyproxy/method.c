@@ -28,9 +28,6 @@ static PyObject *method_vectorcall(PyObject *op, PyObject *const *args, size_t n
 PyObject *
 theus_bind_method(PyObject *descr, PyObject *self)
 {
-    if (!Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
-        return Py_TYPE(descr)->tp_descr_get(descr, self, (PyObject *)Py_TYPE(self));
-    }
     PyMethodDef *def = ((PyMethodDescrObject *)descr)->d_method;
     int flags = def->ml_flags & ~METH_COEXIST;
     if (flags != METH_FASTCALL && flags != METH_O && flags != METH_NOARGS) {
