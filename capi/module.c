@@ -67,18 +67,50 @@ static void release_handle(uintptr_t h) {
     if (!forked) go_handle_release((GoUintptr)h);
 }
 
+/* Room in a shim for the values a call released, which the shim drops after it. */
+#define THEUS_DROP_ROOM 16
+
 ENTRY(state_new)
 ENTRY(state_version)
 ENTRY(state_get)
-ENTRY(state_begin)
+/* state_begin: the Go side pins the version, reads the plan's values into `vals` and
+   unpins; the (version, context) pair is built here, and then the values Go left in `drop`
+   (branch dicts built for the call, values the unpin released) are dropped: one crossing per
+   process start. */
+#define THEUS_BEGIN_ROOM 32
+static PyObject *m_state_begin(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    (void)self;
+    if (forked) return fork_error();
+    theus_ints ints;
+    read_ints(args, n, &ints);
+    uintptr_t vals[THEUS_BEGIN_ROOM], drop[THEUS_DROP_ROOM];
+    struct go_state_begin_return r =
+        go_state_begin((void *)args, (GoInt)n, ints.v, ints.ok, vals, THEUS_BEGIN_ROOM, drop, THEUS_DROP_ROOM);
+    if (r.r2 < 0) return (PyObject *)r.r0;
+    PyObject *pair = theus_context_begin((PyObject *)r.r1, vals, (unsigned long long)r.r3, args[2]);
+    theus_decref_all(drop, (Py_ssize_t)r.r4);
+    return pair;
+}
 /* state_commit's Go side returns the new version as an int (boxed here: one crossing fewer
-   per commit), or -1 and the result, NULL with an exception set on failure. */
+   per commit), or -1 and the result, NULL with an exception set on failure. The shim reads
+   the first entries of the updates dict for it (theus_write_fill) and drops the values the
+   commit released, which Go leaves in `dropped`: a commit of a few plain values crosses into
+   Go once and never back. The entries are read ahead only when nothing the Go side does
+   before it takes them can run user code (strict an exact bool), since their keys are
+   borrowed from the dict. */
 static PyObject *m_state_commit(PyObject *self, PyObject *const *args, Py_ssize_t n) {
     (void)self;
     if (forked) return fork_error();
     theus_ints ints;
     read_ints(args, n, &ints);
-    struct go_state_commit_return r = go_state_commit((void *)args, (GoInt)n, ints.v, ints.ok);
+    theus_write_batch batch;
+    batch.n = batch.end = 0;
+    batch.pos = 0;
+    if (n >= 6 && PyDict_Check(args[2]) && PyBool_Check(args[5])) theus_write_fill((uintptr_t)args[2], &batch);
+    uintptr_t dropped[THEUS_DROP_ROOM];
+    struct go_state_commit_return r =
+        go_state_commit((void *)args, (GoInt)n, ints.v, ints.ok, &batch, dropped, THEUS_DROP_ROOM);
+    if (r.r2 > 0) theus_decref_all(dropped, (Py_ssize_t)r.r2);
     if (r.r1 >= 0) return PyLong_FromLongLong(r.r1);
     return (PyObject *)r.r0;
 }

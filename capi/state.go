@@ -68,9 +68,7 @@ func go_state_new(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	}
 	books := &heavy.Ledger{}
 	release := func(v *py.Object) {
-		if b, ok := py.HeavyBytes(v); ok {
-			books.Drop(heavy.Totals{Values: 1, Bytes: b})
-		}
+		dropBooks(books, v)
 		py.ReleaseValue(v)
 	}
 	held := py.HeavyHeld(root)
@@ -156,70 +154,89 @@ func go_state_get(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res 
 	return lookupValue(snap, a[1], false)
 }
 
+// dropBooks takes a released heavy value off the books of the state that held it.
+func dropBooks(books *heavy.Ledger, v *py.Object) {
+	if b, ok := py.HeavyBytes(v); ok {
+		books.Drop(heavy.Totals{Values: 1, Bytes: b})
+	}
+}
+
 // go_state_commit returns the new version as an int for the C shim to box (one crossing
 // fewer per commit), or -1 and the result object (NULL with an exception set on failure).
+// batch holds the first entries of the updates dict, read by the shim (py.WriteBatch), and
+// room has space for roomSize values the commit released: the shim drops the first `dropped`
+// of them after the call, so a commit costs no crossing per released value either.
 //
 //export go_state_commit
-func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer, version int64) {
+func go_state_commit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, batch, room unsafe.Pointer, roomSize int) (res unsafe.Pointer, version int64, dropped int) {
 	version = -1
 	defer py.Recover(&res)
 	py.Enter()
-	v, err := stateCommit(args, n, ints, ok)
+	sink := unsafe.Slice((**py.Object)(room), roomSize)[:0]
+	v, released, err := stateCommit(args, n, ints, ok, (*py.WriteBatch)(batch), sink)
 	if err != nil {
-		return fail(err), -1
+		return fail(err), -1, 0
 	}
-	return nil, int64(v)
+	if len(released) <= roomSize {
+		return nil, int64(v), len(released) // appended in place, into room
+	}
+	py.DecRefAll(released[roomSize:]) // room overflowed: the first roomSize are in room still
+	return nil, int64(v), roomSize
 }
 
 // stateCommit is the commit entry point: it converts the arguments, commits and returns the
-// new version; on failure nothing was committed and the caller keeps nothing.
-func stateCommit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (kernel.Version, error) {
+// new version and the values it released (their books already settled), which the caller
+// drops; on failure nothing was committed and the caller keeps nothing. batch: the first
+// entries of the updates dict, or nil; the released values are appended to sink.
+func stateCommit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, batch *py.WriteBatch, sink []*py.Object) (kernel.Version, []*py.Object, error) {
+	it := py.WriteItems(batch)
+	defer it.Close() // entries read ahead and not committed (an argument was refused): dropped
 	want := 6
 	if n == 7 { // the optional appends argument
 		want = 7
 	}
 	a, c, st, err := stateCall("state_commit", args, n, ints, ok, want)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	start, err := c.version("expected_version", 1)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	req := kernel.Commit[*py.Object]{Start: start}
 	if req.Strict, err = py.Truth(a[5]); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if !py.IsNone(a[4]) {
 		if req.Author, err = py.Str(a[4]); err != nil {
-			return 0, argErrorf("author: expected str or None, got %s", py.TypeName(a[4]))
+			return 0, nil, argErrorf("author: expected str or None, got %s", py.TypeName(a[4]))
 		}
 	}
 	switch {
 	case py.IsNone(a[3]):
 	case py.IsTuple(a[3]):
 		if req.Reads, err = pathList(a[3]); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	default: // a process's plan
 		pl, err := handle[*plan](c, 3)
 		if err != nil {
-			return 0, argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3]))
+			return 0, nil, argErrorf("reads: expected a tuple of paths, got %s", py.TypeName(a[3]))
 		}
 		req.Reads = pl.paths
 		if py.IsNone(a[4]) {
 			req.Author = pl.name
 		}
 	}
-	if req.Writes, err = writes(a[2]); err != nil {
-		return 0, err
+	if req.Writes, err = writes(a[2], &it); err != nil {
+		return 0, nil, err
 	}
 	if n == 7 && !py.IsNone(a[6]) {
 		if req.AppendUnder, req.Appends, err = appends(a[6]); err != nil {
 			for _, w := range req.Writes {
 				py.FreeNode(w.Node)
 			}
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	var held heavy.Totals // held before the commit: a concurrent release may drop them at once
@@ -232,9 +249,9 @@ func stateCommit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (kerne
 	st.heavy.Hold(held)
 	var v kernel.Version
 	if len(req.Writes)+len(req.Reads)+len(req.Appends) >= unblockPaths {
-		py.Unblock(func() { v, err = st.Commit(req) })
+		py.Unblock(func() { v, sink, err = st.CommitCollect(req, sink) })
 	} else { // releasing and re-taking the GIL would cost more than the commit
-		v, err = st.Commit(req)
+		v, sink, err = st.CommitCollect(req, sink)
 	}
 	if err != nil {
 		st.heavy.Drop(held)
@@ -244,9 +261,12 @@ func stateCommit(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (kerne
 		for _, nd := range req.Appends {
 			py.FreeNode(nd)
 		}
-		return 0, err
+		return 0, nil, err
 	}
-	return v, nil
+	for _, r := range sink {
+		dropBooks(st.heavy, r)
+	}
+	return v, sink, nil
 }
 
 // appends converts the appends argument (branch path, tuple of values) into the branch and
@@ -290,8 +310,9 @@ func appends(arg *py.Object) (kernel.Path, []*py.Node, error) {
 // commit costs about 1 µs plus 0.1–0.3 µs per path, the GIL round trip about 0.15 µs.
 const unblockPaths = 32
 
-// writes converts an updates dict {path: value} into kernel writes owning private copies.
-func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
+// writes converts an updates dict {path: value}, walked by it, into kernel writes owning
+// private copies.
+func writes(updates *py.Object, it *py.WriteIter) ([]kernel.Write[*py.Object], error) {
 	if !py.IsDict(updates) {
 		return nil, argErrorf("updates: expected a dict {\"zone.path\": value}, got %s", py.TypeName(updates))
 	}
@@ -302,7 +323,7 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 		}
 		return nil, err
 	}
-	for it := py.WriteItems(updates); ; {
+	for it.Over(updates); ; {
 		w, ok, err := it.Next()
 		if err != nil {
 			return fail(err)
@@ -321,12 +342,18 @@ func writes(updates *py.Object) ([]kernel.Write[*py.Object], error) {
 			return fail(err)
 		}
 		if w.Value == py.Delete() {
+			if out == nil { // sized once: the dict holds it.Size() entries
+				out = make([]kernel.Write[*py.Object], 0, it.Size())
+			}
 			out = append(out, kernel.Write[*py.Object]{Path: p})
 			continue
 		}
 		node, err := w.Node()
 		if err != nil {
 			return fail(err)
+		}
+		if out == nil { // sized once: the dict holds it.Size() entries
+			out = make([]kernel.Write[*py.Object], 0, it.Size())
 		}
 		out = append(out, kernel.Write[*py.Object]{Path: p, Node: node})
 	}
@@ -486,28 +513,34 @@ func go_runtime_stats(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (
 	return result(d)
 }
 
+// go_state_begin starts a process attempt: it pins the newest version and reads the plan's
+// paths. For the usual plan the C shim builds the (version, context) pair itself, after
+// the call (capi/module.c): room receives the values of the plan's keys (0 for an absent
+// path), keys and nvals say which, and drop the values the shim drops once the context holds
+// its own references (branch dicts built for the call, values the unpin released), `dropped`
+// of them. With nvals -1, res is the result: the pair, built here for a plan or a release
+// too large for the shim's room, or NULL with an exception set.
+//
 //export go_state_begin
-func go_state_begin(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (res unsafe.Pointer) {
+func go_state_begin(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint, room unsafe.Pointer, roomSize int,
+	drop unsafe.Pointer, dropSize int) (res, keys unsafe.Pointer, nvals int, version uint64, dropped int) {
+	nvals = -1
 	defer py.Recover(&res)
 	py.Enter()
 	a, c, st, err := stateCall("state_begin", args, n, ints, ok, 3)
 	if err != nil {
-		return fail(err)
+		return fail(err), nil, -1, 0, 0
 	}
 	pl, err := handle[*plan](c, 1)
 	if err != nil {
-		return fail(err)
+		return fail(err), nil, -1, 0, 0
 	}
+	vals := unsafe.Slice((*uintptr)(room), roomSize)[:0]
+	if len(pl.paths) > roomSize {
+		vals = make([]uintptr, 0, len(pl.paths))
+	}
+	sink := unsafe.Slice((**py.Object)(drop), dropSize)[:0] // branch values built for this call, then the unpin's
 	snap := st.Snapshot()
-	defer snap.Release() // the context takes its own references to the values it shows
-	var small [8]uintptr
-	vals := small[:0]
-	var built []*py.Object // branch values materialized for this call
-	defer func() {
-		for _, o := range built {
-			o.DecRef()
-		}
-	}()
 	for _, p := range pl.paths {
 		node, err := snap.Lookup(p)
 		switch {
@@ -518,13 +551,21 @@ func go_state_begin(args unsafe.Pointer, n int, ints *C.longlong, ok C.uint) (re
 		default:
 			v, err := py.Materialize(node)
 			if err != nil {
-				return fail(err)
+				py.DecRefAll(snap.ReleaseCollect(sink))
+				return fail(err), nil, -1, 0, 0
 			}
-			built = append(built, v)
+			sink = append(sink, v)
 			vals = append(vals, uintptr(v.Ptr()))
 		}
 	}
-	return result(py.FromPtr(pyproxy.Begin(pl.keys.Ptr(), vals, snap.Version(), a[2].Ptr())))
+	version = snap.Version()
+	sink = snap.ReleaseCollect(sink) // the values read stay alive until the sink is dropped
+	if len(vals) > roomSize || len(sink) > dropSize {
+		res = result(py.FromPtr(pyproxy.Begin(pl.keys.Ptr(), vals, version, a[2].Ptr())))
+		py.DecRefAll(sink)
+		return res, nil, -1, 0, 0
+	}
+	return nil, pl.keys.Ptr(), len(vals), version, len(sink)
 }
 
 // pathList parses a tuple of path strings.

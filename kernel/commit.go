@@ -67,20 +67,33 @@ func ParseAppendKey(key string) (seq uint64, v Version, ok bool) {
 // or a *ClosedError. On success the State owns the written values; on any
 // error the caller keeps them.
 func (s *State[V]) Commit(req Commit[V]) (Version, error) {
+	v, _, err := s.commit(req, nil, false)
+	return v, err
+}
+
+// CommitCollect is Commit for a caller that releases the values the commit releases itself,
+// all at once after it returns: instead of passing them to Options.Release, it appends them
+// to sink (in the order Release would see them) and returns it. Options.Carry still runs.
+func (s *State[V]) CommitCollect(req Commit[V], sink []V) (Version, []V, error) {
+	return s.commit(req, sink, true)
+}
+
+// commit is Commit, releasing into sink when collect is set.
+func (s *State[V]) commit(req Commit[V], sink []V, collect bool) (Version, []V, error) {
 	if s.closed.Load() {
-		return 0, &ClosedError{}
+		return 0, sink, &ClosedError{}
 	}
 	writes, err := sortWrites(req.Writes)
 	if err != nil {
-		return 0, err
+		return 0, sink, err
 	}
 	for _, p := range req.Reads {
 		if err := p.check(); err != nil {
-			return 0, err
+			return 0, sink, err
 		}
 	}
 	if err := checkAppends(req, writes); err != nil {
-		return 0, err
+		return 0, sink, err
 	}
 	var buf [8]*Node[V]
 	adopted := buf[:0]
@@ -88,14 +101,14 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		if w.Node != nil {
 			if adopted, err = adopt(w.Node, w.Path, adopted); err != nil {
 				disown(adopted)
-				return 0, err
+				return 0, sink, err
 			}
 		}
 	}
 	for i, n := range req.Appends {
 		if adopted, err = adopt(n, append(slices.Clip(req.AppendUnder), "<append "+strconv.Itoa(i)+">"), adopted); err != nil {
 			disown(adopted)
-			return 0, err
+			return 0, sink, err
 		}
 	}
 	strict := req.Strict || s.opts.Strict
@@ -104,11 +117,11 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		base := s.head.Load()
 		if req.Start > base.version {
 			disown(adopted)
-			return 0, &VersionError{Requested: req.Start, Current: base.version, Code: CodeFuture, Msg: "is in the future (a writer cannot have read it)"}
+			return 0, sink, &VersionError{Requested: req.Start, Current: base.version, Code: CodeFuture, Msg: "is in the future (a writer cannot have read it)"}
 		}
 		if err := conflicts(base, req, strict); err != nil {
 			disown(adopted)
-			return 0, err
+			return 0, sink, err
 		}
 		v := base.version + 1
 		for _, n := range adopted {
@@ -118,7 +131,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		root, items, err := build(base.root, writes, v, spare.items[:0], &cs)
 		if err != nil {
 			disown(adopted)
-			return 0, err
+			return 0, sink, err
 		}
 		rec := entry{version: v, author: req.Author, time: time.Now()}
 		if len(writes) == 1 && len(req.Appends) == 0 {
@@ -130,7 +143,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 			var added []Path
 			if items, added, err = appendAll(root, req.AppendUnder, req.Appends, base.appended+1, v, items, &cs); err != nil {
 				disown(adopted)
-				return 0, err
+				return 0, sink, err
 			}
 			rec.paths = mergePaths(rec.paths, added)
 		}
@@ -139,7 +152,7 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		if s.closed.Load() {
 			s.mu.Unlock()
 			disown(adopted)
-			return 0, &ClosedError{}
+			return 0, sink, &ClosedError{}
 		}
 		if !s.head.CompareAndSwap(base, next) {
 			s.mu.Unlock()
@@ -147,9 +160,13 @@ func (s *State[V]) Commit(req Commit[V]) (Version, error) {
 		}
 		out := s.publish(base, next, items, rec)
 		s.mu.Unlock()
-		s.release(out)
+		if collect {
+			sink = s.collect(out, sink)
+		} else {
+			s.release(out)
+		}
 		s.keepItems(spare, items)
-		return v, nil
+		return v, sink, nil
 	}
 }
 

@@ -464,3 +464,55 @@ func TestConcurrentDisjointWritersNeverConflict(t *testing.T) {
 		t.Fatalf("released %d values, want %d", tr.total(), workers*perWorker)
 	}
 }
+
+func TestCommitCollectHandsTheReleasedValuesToTheCaller(t *testing.T) {
+	tr := newTracker()
+	s := newState(t, map[string]any{"domain": map[string]any{"x": 1, "y": 2, "z": 3}}, Options[int]{Release: tr.release})
+	room := make([]int, 0, 1) // too small: the sink grows past it
+	v, got, err := s.CommitCollect(Commit[int]{Start: 0, Writes: []Write[int]{set(t, "domain.x", 10), set(t, "domain.y", 20)}}, room)
+	if err != nil || v != 1 {
+		t.Fatalf("CommitCollect = %d, %v", v, err)
+	}
+	if tr.total() != 0 {
+		t.Fatalf("Release saw %v; the caller releases a collecting commit's values", tr.released)
+	}
+	if len(got) != 2 || got[0]+got[1] != 3 {
+		t.Fatalf("collected %v, want 1 and 2", got)
+	}
+	if st := s.Stats(); st.Released != 2 {
+		t.Fatalf("Released = %d, want 2 (collected values count as released)", st.Released)
+	}
+	sn := s.Snapshot() // a pinned version: its values are not the next commit's to release
+	_, got, err = s.CommitCollect(Commit[int]{Start: 1, Writes: []Write[int]{set(t, "domain.z", 30)}}, got[:0])
+	if err != nil || len(got) != 0 {
+		t.Fatalf("collected %v (%v) while a snapshot holds the old value", got, err)
+	}
+	sn.Release()
+	if tr.count(3) != 1 {
+		t.Fatalf("the snapshot's release released %v, want 3", tr.released)
+	}
+	_, got, err = s.CommitCollect(Commit[int]{Start: 0, Writes: []Write[int]{set(t, "domain.x", 5)}}, nil)
+	var ce *ConflictError
+	if !errors.As(err, &ce) || len(got) != 0 {
+		t.Fatalf("a rejected commit collected %v (%v)", got, err)
+	}
+}
+
+func TestSnapshotReleaseCollectHandsBackWhatTheUnpinReleases(t *testing.T) {
+	tr := newTracker()
+	s := newState(t, map[string]any{"domain": map[string]any{"x": 1}}, Options[int]{Release: tr.release})
+	sn := s.Snapshot()
+	if _, err := s.Commit(Commit[int]{Start: 0, Writes: []Write[int]{set(t, "domain.x", 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	got := sn.ReleaseCollect(nil)
+	if len(got) != 1 || got[0] != 1 || tr.total() != 0 {
+		t.Fatalf("collected %v, Release saw %v; want 1 collected and nothing released", got, tr.released)
+	}
+	if again := sn.ReleaseCollect(nil); len(again) != 0 {
+		t.Fatalf("a second release collected %v", again)
+	}
+	if st := s.Stats(); st.Snapshots != 0 || st.Released != 1 {
+		t.Fatalf("Stats = %+v", st)
+	}
+}

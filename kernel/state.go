@@ -381,7 +381,7 @@ func (s *State[V]) publish(prev, next *record[V], items []retired[V], rec entry)
 // the panic continues.
 func (s *State[V]) release(items []retired[V]) {
 	if s.opts.Carry != nil {
-		s.carry(items)
+		s.carry(items, nil, false)
 	}
 	fn := s.opts.Release
 	i := 0
@@ -408,12 +408,33 @@ func (s *State[V]) release(items []retired[V]) {
 	}
 }
 
+// collect is release for a caller that drops the values itself: it appends every value
+// release would pass to Options.Release to sink, in the same order, and returns it.
+func (s *State[V]) collect(items []retired[V], sink []V) []V {
+	if s.opts.Carry != nil {
+		sink = s.carry(items, sink, true)
+	}
+	for i := range items {
+		n := items[i].node
+		if n.IsLeaf() {
+			s.released.Add(1)
+			sink = append(sink, n.value)
+			continue
+		}
+		if m, ok := n.takeMemo(s.dead); ok {
+			s.released.Add(1)
+			sink = append(sink, m)
+		}
+	}
+	return sink
+}
+
 // carry offers the memos of the path-copied branches among items to
 // Options.Carry, deepest first (items list a commit's copies parents first).
 // A memo Carry takes, or releases after Carry refused it, leaves the old
-// node's slot dead, so the pass in release skips it.
-func (s *State[V]) carry(items []retired[V]) {
-	fn := s.opts.Release
+// node's slot dead, so the pass in release skips it. A refused memo is released, or with
+// collect appended to sink, which carry returns.
+func (s *State[V]) carry(items []retired[V], sink []V, collect bool) []V {
 	for i := len(items) - 1; i >= 0; i-- {
 		it := &items[i]
 		if it.carry == nil {
@@ -424,10 +445,15 @@ func (s *State[V]) carry(items []retired[V]) {
 			continue
 		}
 		s.released.Add(1) // the old node's memo is gone from it either way
-		if !s.opts.Carry(m, it.carry.succ, it.carry.changed, read) && fn != nil {
-			fn(m)
+		switch {
+		case s.opts.Carry(m, it.carry.succ, it.carry.changed, read):
+		case collect:
+			sink = append(sink, m)
+		case s.opts.Release != nil:
+			s.opts.Release(m)
 		}
 	}
+	return sink
 }
 
 // appendRing appends r to a ring of at most size entries.
@@ -490,16 +516,31 @@ func (sn *Snapshot[V]) Lookup(p Path) (*Node[V], error) {
 // Release unpins the snapshot; values only it kept alive are released
 // before it returns. Release is idempotent.
 func (sn *Snapshot[V]) Release() {
+	if out := sn.unpin(); len(out) > 0 {
+		sn.s.release(out)
+	}
+}
+
+// ReleaseCollect is Release for a caller that drops the values itself, after it is done
+// with the ones it read: the values the unpin releases are appended to sink, which is
+// returned (see State.CommitCollect).
+func (sn *Snapshot[V]) ReleaseCollect(sink []V) []V {
+	if out := sn.unpin(); len(out) > 0 {
+		sink = sn.s.collect(out, sink)
+	}
+	return sink
+}
+
+// unpin drops the snapshot's pin once and returns what that retires.
+func (sn *Snapshot[V]) unpin() []retired[V] {
 	if sn.done.Swap(true) {
-		return
+		return nil
 	}
 	s := sn.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed.Load() {
-		s.mu.Unlock()
-		return
+		return nil
 	}
-	out := s.unpin(sn.rec, nil)
-	s.mu.Unlock()
-	s.release(out)
+	return s.unpin(sn.rec, nil)
 }

@@ -70,8 +70,13 @@ func Drain() {
 	pending.objs = nil
 	pending.n.Store(0)
 	pending.mu.Unlock()
-	for _, o := range objs {
-		o.DecRef() // may run __del__, which may queue more; they wait for the next Drain
+	DecRefAll(objs) // may run __del__, which may queue more; they wait for the next Drain
+}
+
+// DecRefAll drops one reference to each of objs in one crossing. The GIL must be held.
+func DecRefAll(objs []*Object) {
+	if len(objs) > 0 {
+		C.theus_decref_all((*C.uintptr_t)(unsafe.Pointer(&objs[0])), C.Py_ssize_t(len(objs)))
 	}
 }
 

@@ -218,7 +218,7 @@ static inline theus_owned theus_own_heavy_value(uintptr_t v) {
     return r;
 }
 
-/* theus_write_item is the next entry of a commit's updates dict, read in one crossing: the key,
+/* theus_write_read reads the entry of a commit's updates dict after pos into *it: the key,
    its UTF-8 text (p NULL when the key is not a str; err 1 with an exception set when it cannot
    be encoded), the value and, when prepared is 1, the value classified for the commit copy by
    theus_prepare. Only values whose preparation runs no user code (exact str, int, float, bool,
@@ -233,23 +233,65 @@ typedef struct {
     theus_prepared r;
     int ok, err, prepared;
 } theus_write_item;
-static inline theus_write_item theus_write_next(uintptr_t d, Py_ssize_t pos) {
-    theus_write_item it;
-    memset(&it, 0, sizeof it);
-    it.ok = PyDict_Next(THEUS_OBJ(d), &pos, &it.k, &it.v);
-    it.pos = pos;
-    it.size = PyDict_GET_SIZE(THEUS_OBJ(d));
-    if (!it.ok || !PyUnicode_Check(it.k)) return it;
-    it.p = PyUnicode_AsUTF8AndSize(it.k, &it.n);
-    if (it.p == NULL) { it.err = 1; return it; }
-    if (it.n >= 5 && memcmp(it.p, "heavy", 5) == 0) return it;
-    PyTypeObject *tp = Py_TYPE(it.v);
+static inline void theus_write_read(uintptr_t d, Py_ssize_t pos, theus_write_item *it) {
+    memset(it, 0, sizeof *it);
+    it->ok = PyDict_Next(THEUS_OBJ(d), &pos, &it->k, &it->v);
+    it->pos = pos;
+    it->size = PyDict_GET_SIZE(THEUS_OBJ(d));
+    if (!it->ok || !PyUnicode_Check(it->k)) return;
+    it->p = PyUnicode_AsUTF8AndSize(it->k, &it->n);
+    if (it->p == NULL) { it->err = 1; return; }
+    if (it->n >= 5 && memcmp(it->p, "heavy", 5) == 0) return;
+    PyTypeObject *tp = Py_TYPE(it->v);
     if (tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type || tp == &PyBool_Type ||
-        tp == &PyDict_Type || it.v == Py_None) {
-        it.r.kind = theus_prepare(it.v, &it.r.dict, &it.r.leaf);
-        it.prepared = 1;
+        tp == &PyDict_Type || it->v == Py_None) {
+        it->r.kind = theus_prepare(it->v, &it->r.dict, &it->r.leaf);
+        it->prepared = 1;
     }
-    return it;
+}
+
+/* theus_write_batch holds up to THEUS_WRITE_BATCH entries of an updates dict read in one
+   crossing (theus_write_fill): the commit's C shim fills the first batch before it calls Go,
+   so a commit of up to that many plain values reads its updates without a crossing. A fill
+   stops after an entry it did not prepare as a leaf (converting that one may run user code
+   that changes the dict, and the later entries' borrowed keys with it), at the end (end 1),
+   and at a key that cannot be encoded (its item has err 1; the exception is cleared, and the
+   Go side raises it again from the key). pos is the dict position after the last entry. */
+#define THEUS_WRITE_BATCH 16
+typedef struct {
+    theus_write_item item[THEUS_WRITE_BATCH];
+    Py_ssize_t pos;
+    int n, end;
+} theus_write_batch;
+static inline void theus_write_fill(uintptr_t d, theus_write_batch *b) {
+    b->n = 0;
+    while (b->n < THEUS_WRITE_BATCH) {
+        theus_write_item *it = &b->item[b->n];
+        theus_write_read(d, b->pos, it);
+        if (!it->ok) {
+            b->end = 1;
+            return;
+        }
+        b->pos = it->pos;
+        b->n++;
+        if (it->err) {
+            PyErr_Clear();
+            b->end = 1;
+            return;
+        }
+        if (!it->prepared || it->r.kind != 0) return;
+    }
+}
+
+/* theus_decref_all drops one reference to each of the n objects at objs (values a commit or a
+   drain releases: one crossing for all of them). A pending exception is kept aside while
+   their finalizers run. */
+static inline void theus_decref_all(const uintptr_t *objs, Py_ssize_t n) {
+    PyObject *type, *value, *tb;
+    int saved = PyErr_Occurred() != NULL;
+    if (saved) PyErr_Fetch(&type, &value, &tb);
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(THEUS_OBJ(objs[i]));
+    if (saved) PyErr_Restore(type, value, tb);
 }
 
 /* Batched walks over a list of (key, value) pairs (PyDict_Items), which holds every key and

@@ -33,7 +33,7 @@ func ToNode(v *Object) (*Node, error) { return ToNodeAt(v, nil) }
 // values refused; a dict there is still a branch whose leaves follow that rule.
 func ToNodeAt(v, path *Object) (*Node, error) { return toNodeAt(v, path, nil) }
 
-// toNodeAt is ToNodeAt for a value that theus_write_next may already have classified (r).
+// toNodeAt is ToNodeAt for a value that theus_write_read may already have classified (r).
 func toNodeAt(v, path *Object, r *C.theus_prepared) (*Node, error) {
 	heavy := false
 	if path != nil && r == nil {
@@ -79,36 +79,75 @@ type WriteItem struct {
 	prepared   bool
 }
 
-// WriteIter walks an updates dict {path: value}, one crossing per entry: the key's text and
-// the value's classification come with it (theus_write_next).
+// WriteIter walks an updates dict {path: value} in batches (theus_write_fill): each entry
+// comes with its key's text and its value's classification, and a batch of plain values
+// costs one crossing.
 type WriteIter struct {
 	d          *Object
-	pos        C.Py_ssize_t
+	b          *C.theus_write_batch
+	i          int // the next entry of b
 	seen, size int // entries read; the dict's size at the last read
 }
 
-// WriteItems starts a walk over the updates dict d.
-func WriteItems(d *Object) WriteIter { return WriteIter{d: d} }
+// WriteBatch is the C memory a commit's C shim fills with the first entries of its updates
+// dict before the Go side runs (capi/module.c).
+type WriteBatch = C.theus_write_batch
+
+// WriteItems prepares a walk over an updates dict (Over names it). b holds its first batch
+// when the caller filled one (n > 0 or end set), else it is filled on the first Next; nil
+// means a batch of the walk's own. Close drops whatever the walk read and did not hand out.
+func WriteItems(b *WriteBatch) WriteIter {
+	if b == nil {
+		b = new(WriteBatch)
+	}
+	return WriteIter{b: b}
+}
+
+// Over names the dict the walk reads: the one the caller's batch was filled from.
+func (it *WriteIter) Over(d *Object) { it.d = d }
 
 // Next returns the next entry, ok false at the end, or ErrPython when a str key cannot be
 // encoded.
 func (it *WriteIter) Next() (w WriteItem, ok bool, err error) {
-	if it.seen > 0 && it.seen >= it.size {
-		return w, false, nil
+	if it.i >= int(it.b.n) {
+		if it.b.end != 0 || (it.seen > 0 && it.seen >= it.size) {
+			return w, false, nil
+		}
+		C.theus_write_fill(it.d.u(), it.b)
+		it.i = 0
+		if it.b.n == 0 {
+			return w, false, nil
+		}
 	}
-	r := C.theus_write_next(it.d.u(), it.pos)
-	if r.ok == 0 {
-		return w, false, nil
-	}
-	it.pos, it.seen, it.size = r.pos, it.seen+1, int(r.size)
+	r := &it.b.item[it.i]
+	it.i++
+	it.seen, it.size = it.seen+1, int(r.size)
 	if r.err != 0 {
-		return w, false, ErrPython
+		_, err := Str(obj(r.k)) // the fill cleared the encoding error: raise it again
+		if err == nil {
+			err = fmt.Errorf("a key of the updates could not be encoded")
+		}
+		return w, false, err
 	}
 	w = WriteItem{Key: obj(r.k), Value: obj(r.v), IsStr: r.p != nil, r: r.r, prepared: r.prepared != 0}
 	if w.IsStr {
 		w.Text = unsafe.String((*byte)(unsafe.Pointer(r.p)), int(r.n))
 	}
 	return w, true, nil
+}
+
+// Size is the dict's size at the last read: how many entries the walk expects.
+func (it *WriteIter) Size() int { return it.size }
+
+// Close drops the entries the walk read ahead and did not hand out (the copies made for
+// their values); the walk ends.
+func (it *WriteIter) Close() {
+	for ; it.i < int(it.b.n); it.i++ {
+		r := &it.b.item[it.i]
+		w := WriteItem{r: r.r, prepared: r.prepared != 0}
+		w.Drop()
+	}
+	it.b.end = 1
 }
 
 // Drop gives up an entry whose value will not be converted (its path was refused): the copy

@@ -23,7 +23,7 @@ from . import outbox as _outbox
 from .outbox import (BACKOFF, EFFECT_EXTRAS, MAX_ATTEMPTS, SEALED, SEALED_OUTBOX, OutboxMsg, OutboxQueue, PURE_EXTRAS,
                      Relay, appends, returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
-from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit
+from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit, state_commit
 from .workflow import RunResult, Workflow
 from ._lazy import lazy_module
 from ._log import get_logger
@@ -652,7 +652,7 @@ _ATTEMPT_LOOP = """
             version, ctx = state_begin(h, plan, PURE_EXTRAS)
         msgs = None
         try:
-            result = fn(ctx, **kwargs)
+            result = fn(ctx, **kwargs) if kwargs else fn(ctx)
             if result.__class__ not in _DATA and isawaitable(result):
                 result = {wait}
         except Exception as e:
@@ -683,6 +683,8 @@ _ATTEMPT_LOOP = """
         try:
             if msgs:
                 v = commit(h, version, updates or {{}}, reads, None, appends(msgs))
+            elif type(updates) is dict:  # commit()'s hot case, one call less
+                v = state_commit(h, version, updates, reads, None, False)
             else:
                 v = commit(h, version, updates, reads, None)
             if obs is not None or _commit_log(10):

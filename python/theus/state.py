@@ -364,6 +364,8 @@ class State(OwnsHandle):
             if isinstance(reads, str) or not isinstance(reads, (tuple, list)):
                 raise ArgumentError(f"compare_and_swap: reads: expected a list of paths, got {type(reads).__name__}")
             reads = tuple(reads)
+        if type(updates) is dict and expected_version is not LATEST:  # commit()'s hot case, one call less
+            return state_commit(self._h, expected_version, updates, reads, author, False)
         return commit(self._h, expected_version, updates, reads, author)
 
     def update(self, updates: Mapping[str, Any], *, author: str | None = None) -> int:
