@@ -180,8 +180,28 @@ method_reduce(theus_Method *m, PyObject *unused)
     return Py_BuildValue("O(Os)", getattr, m->self, method_name(m));
 }
 
+/* None, as for the builtin methods of objects of a C type ({}.get.__module__). */
+static PyObject *
+method_module(theus_Method *m, void *unused)
+{
+    (void)m;
+    (void)unused;
+    Py_RETURN_NONE;
+}
+
+/* Binding a bound method again gives it back, as types.MethodType does: so inspect and
+   pydoc treat it as a routine (inspect.isroutine), the way they treat the dict's. */
+static PyObject *
+method_descr_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)obj;
+    (void)type;
+    return Py_NewRef(self);
+}
+
 static PyGetSetDef method_getset[] = {
     {"__self__", (getter)method_self, NULL, "The view the method is bound to.", NULL},
+    {"__module__", (getter)method_module, NULL, NULL, NULL},
     {"__name__", (getter)from_descr, NULL, NULL, "__name__"},
     {"__qualname__", (getter)from_descr, NULL, NULL, "__qualname__"},
     {"__doc__", (getter)from_descr, NULL, NULL, "__doc__"},
@@ -210,6 +230,7 @@ static PyTypeObject theus_Method_Type = {
     .tp_richcompare = method_richcompare,
     .tp_methods = method_methods,
     .tp_getset = method_getset,
+    .tp_descr_get = method_descr_get,
 };
 
 int

@@ -88,3 +88,22 @@ def test_no_reference_is_leaked(fd):
         fd.get("k")
         fd.items()
     assert sys.getrefcount(fd) == before
+
+
+@pytest.mark.parametrize("name", ["get", "items", "keys", "values", "to_dict"])
+def test_inspect_and_pydoc_see_a_routine_as_for_the_dict(fd, name):
+    method = getattr(fd, name)
+    assert inspect.isroutine(method) is inspect.isroutine(getattr({}, name, {}.get))
+    assert method.__module__ is None  # as {}.get.__module__
+    import pydoc
+
+    text = pydoc.render_doc(method, renderer=pydoc.plaintext)
+    assert name in text and "(" in text  # documented as a callable with its signature
+
+
+def test_a_method_kept_on_a_class_stays_bound_to_its_view(fd):
+    class Holder:
+        lookup = fd.get
+
+    assert Holder().lookup is Holder.lookup
+    assert Holder().lookup("k") == 2
