@@ -160,6 +160,7 @@ class ProcessSpec:
     sends: bool = field(init=False, repr=False)
     plan: Any = field(init=False, repr=False)
     reads: Any = field(init=False, repr=False)
+    hot: tuple[Any, ...] = field(init=False, repr=False)
     _params: frozenset[str] | None = field(init=False, repr=False)
     _bound: dict[tuple[str, ...], ProcessSpec] = field(init=False, repr=False)
     _fitted: set[frozenset[str]] = field(init=False, repr=False)
@@ -198,6 +199,8 @@ class ProcessSpec:
             by_leaf.setdefault(out.rsplit(".", 1)[-1], []).append(out)
         object.__setattr__(self, "leaves", {k: v[0] for k, v in by_leaf.items() if len(v) == 1})
         object.__setattr__(self, "ambiguous", {k: tuple(v) for k, v in by_leaf.items() if len(v) > 1})
+        # what every attempt reads, in one tuple (the engine's attempt loop unpacks it at once)
+        object.__setattr__(self, "hot", (self.fn, self.plan, self.reads, self.single, self.effect, self.retry, self.sends))
 
     def prepare(self, kwargs: dict[str, Any]) -> tuple[ProcessSpec, dict[str, Any]]:
         """The contract and keyword arguments of one call: a keyed contract bound to the

@@ -20,7 +20,7 @@ from .contracts import ProcessSpec, StateUpdate, spec_of
 from .events import Emitter, Event
 from .retry import RetryPolicy
 from . import outbox as _outbox
-from .outbox import (BACKOFF, EFFECT_EXTRAS, MAX_ATTEMPTS, SEALED, SEALED_OUTBOX, OutboxMsg, OutboxQueue, PURE_EXTRAS,
+from .outbox import (BACKOFF, EFFECT_EXTRAS, MAX_ATTEMPTS, SEALED_OUTBOX, OutboxMsg, OutboxQueue, PURE_EXTRAS,
                      Relay, appends, returned_messages)
 from .errors import ArgumentError, ContractViolationError, TheusError, TransactionError
 from .state import Change, CommitRecord, OwnsHandle, Snapshot, State, commit, state_commit
@@ -635,14 +635,8 @@ _ATTEMPT_LOOP = """
 {kind}def {name}(self, spec, kwargs, obs=None):
     if kwargs or spec.keys:
         spec, kwargs = spec.prepare(kwargs)  # a keyed contract bound to this call's key
-    fn = spec.fn
+    fn, plan, reads, single, effect, retry, sends = spec.hot
     h = self._state._h
-    plan = spec.plan
-    reads = spec.reads
-    single = spec.single
-    effect = spec.effect
-    retry = spec.retry
-    sends = spec.sends
     schema = self._schema
     attempt = failures = 0
     while True:
@@ -667,8 +661,7 @@ _ATTEMPT_LOOP = """
             if effect:  # a late add (a kept ctx, a raised attempt) raises, never lost
                 box = _context_seal(ctx, "outbox", SEALED_OUTBOX)
                 if box is not None:
-                    msgs = box._msgs
-                    box._msgs = SEALED
+                    msgs = box._seal()
         _context_check(ctx, spec.name)  # ctx.__check_contract__: a caught undeclared read poisons the attempt
         if single is not None and result.__class__ in _AS_IS:
             updates = {{single: result}}

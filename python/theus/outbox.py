@@ -181,6 +181,11 @@ class Outbox:
 
     _msgs: list[OutboxMsg] | None = None  # set on the first add: creating a buffer stays cheap
 
+    def __init__(self) -> None:
+        # add and seal take it: an add from another thread (a kept ctx) either lands in the
+        # buffer before the engine takes it, or raises; it is never appended after the take
+        self._lock = threading.Lock()
+
     def add(self, msg: OutboxMsg | str, payload: Any = None, *, key: str | None = None) -> None:
         """Queue ``msg`` (an :class:`OutboxMsg`), or ``add(topic, payload, key=None)``."""
         if isinstance(msg, str):
@@ -191,15 +196,23 @@ class Outbox:
             )
         elif payload is not None or key is not None:
             raise ContractViolationError("outbox.add: give the payload and key inside the OutboxMsg, not beside it")
-        msgs = self._msgs
-        if msgs is None:
-            self._msgs = msgs = []
-        elif msgs is SEALED:
-            raise ContractViolationError(
-                "outbox.add: the process attempt this outbox belongs to is over; add messages "
-                "while the process runs (they commit with its return value)"
-            )
-        msgs.append(msg)
+        with self._lock:
+            msgs = self._msgs
+            if msgs is None:
+                self._msgs = msgs = []
+            elif msgs is SEALED:
+                raise ContractViolationError(
+                    "outbox.add: the process attempt this outbox belongs to is over; add messages "
+                    "while the process runs (they commit with its return value)"
+                )
+            msgs.append(msg)
+
+    def _seal(self) -> list[OutboxMsg] | None:
+        """End the buffer (the engine calls it when the attempt is over): the messages added
+        so far, after which add raises."""
+        with self._lock:
+            msgs, self._msgs = self._msgs, SEALED
+        return msgs
 
     def __len__(self) -> int:
         msgs = self._msgs

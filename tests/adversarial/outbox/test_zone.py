@@ -4,6 +4,7 @@ drop, replace or forge queued messages; stale and pure contexts cannot add."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import pytest
@@ -177,6 +178,55 @@ def test_adding_from_a_thread_after_the_process_returned_raises(engine):
     assert done.wait(10)
     assert len(errors) == 1
     assert _delivered(engine) == [("real", 1)]
+
+
+def test_an_add_racing_the_end_of_its_attempt_either_commits_or_raises(engine):
+    # A thread keeps adding to ctx.outbox while the process returns: every add that did not
+    # raise must be committed; none may vanish between the engine's take and the seal.
+    sent, refused = [], []
+
+    @process(outputs=["domain.x"])
+    def racing(ctx):
+        box = ctx.outbox
+        started = threading.Event()
+
+        def adder():
+            i = 0
+            while True:
+                try:
+                    box.add("race", i)
+                except ContractViolationError:
+                    refused.append(i)
+                    return
+                sent.append(i)
+                i += 1
+                started.set()
+
+        threading.Thread(target=adder).start()
+        started.wait(10)
+        return 5
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for _ in range(200):
+            _race_once(engine, racing, sent, refused)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _race_once(engine, racing, sent, refused):
+    before = engine.outbox.pending
+    sent.clear()
+    refused.clear()
+    engine.execute(racing)
+    waited = threading.Event()
+    for _ in range(10_000):  # the adder stops at its first refused add
+        if refused:
+            break
+        waited.wait(0.001)
+    assert refused, "the adder never saw the seal"
+    assert engine.outbox.pending - before == len(sent)
 
 
 def test_adding_after_an_async_process_returned_raises(engine):
