@@ -116,7 +116,12 @@ func (h *host) Caught(info map[string]any) {
 		h.caught = nil
 	}
 	if info != nil {
-		h.caught, _ = py.FromGo(info) // nil on failure: the steps then get no error
+		var err error
+		if h.caught, err = py.FromGo(info); err != nil {
+			h.caught = nil // the steps then get no error; the failure (a MemoryError) is dropped
+			saved := py.FetchError()
+			saved.Drop()
+		}
 	}
 }
 

@@ -57,6 +57,11 @@ typedef theus_kind_t (*theus_kind_fn)(PyObject *v, int flags);
    or tuple". NULL with an exception set on failure. */
 typedef PyObject *(*theus_refusal_fn)(PyObject *v);
 
+/* THEUS_HEAVY_ZONE names the top-level zone whose values follow the heavy rule (Go reads it
+   as py.HeavyZone). */
+#define THEUS_HEAVY_ZONE "heavy"
+static inline const char *theus_heavy_zone(void) { return THEUS_HEAVY_ZONE; }
+
 /* theus_own_heavy_fn is the heavy zone's ownership rule (pyproxy/heavy.c): what a commit
    stores for a value written under heavy, with theus_own's results. */
 typedef int (*theus_own_heavy_fn)(PyObject *v, PyObject **out);

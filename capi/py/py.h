@@ -223,7 +223,7 @@ static inline theus_owned theus_own_heavy_value(uintptr_t v) {
    be encoded), the value and, when prepared is 1, the value classified for the commit copy by
    theus_prepare. Only values whose preparation runs no user code (exact str, int, float, bool,
    None and dict), so that the borrowed key and text stay valid, are prepared here, and never
-   under a key starting with "heavy" (ToNodeAt decides the zone rule); the Go side prepares
+   under a key starting with THEUS_HEAVY_ZONE (ToNodeAt decides the zone rule); the Go side prepares
    the rest. ok 0 marks the end; size is the dict's size now, so the walk can stop without a
    call that only finds the end. */
 typedef struct {
@@ -241,7 +241,7 @@ static inline void theus_write_read(uintptr_t d, Py_ssize_t pos, theus_write_ite
     if (!it->ok || !PyUnicode_Check(it->k)) return;
     it->p = PyUnicode_AsUTF8AndSize(it->k, &it->n);
     if (it->p == NULL) { it->err = 1; return; }
-    if (it->n >= 5 && memcmp(it->p, "heavy", 5) == 0) return;
+    if (it->n >= (Py_ssize_t)sizeof THEUS_HEAVY_ZONE - 1 && memcmp(it->p, THEUS_HEAVY_ZONE, sizeof THEUS_HEAVY_ZONE - 1) == 0) return;
     PyTypeObject *tp = Py_TYPE(it->v);
     if (tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type || tp == &PyBool_Type ||
         tp == &PyDict_Type || it->v == Py_None) {

@@ -211,8 +211,9 @@ func (e *valueError) raise(prefix string) error {
 // thaw.c bound the C copies).
 const maxDepth = 10000
 
-// HeavyZone is the top-level zone whose values follow the heavy rule.
-const HeavyZone = "heavy"
+// HeavyZone is the top-level zone whose values follow the heavy rule (THEUS_HEAVY_ZONE, which
+// the C side tests too).
+var HeavyZone = C.GoString(C.theus_heavy_zone())
 
 // toNode converts v at depth; heavy says v is under the heavy zone, root that v is the whole
 // state (so its "heavy" key is the heavy zone).
