@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -172,9 +173,14 @@ func SetItem(d, k, v *Object) error {
 	return nil
 }
 
-// NewTuple builds a tuple from owned references (the tuple steals them).
+// NewTuple builds a tuple from owned references (the tuple steals them); nil when an item is
+// nil (its constructor failed, with an exception set) or the tuple cannot be made, the other
+// items then dropped. One crossing: the items are stored as PyTuple_SET_ITEM does.
 func NewTuple(items ...*Object) *Object {
-	t := C.PyTuple_New(C.Py_ssize_t(len(items)))
+	var t *C.PyObject
+	if !slices.Contains(items, nil) {
+		t = C.PyTuple_New(C.Py_ssize_t(len(items)))
+	}
 	if t == nil {
 		for _, it := range items {
 			if it != nil {
@@ -183,8 +189,11 @@ func NewTuple(items ...*Object) *Object {
 		}
 		return nil
 	}
-	for i, it := range items {
-		C.PyTuple_SetItem(t, C.Py_ssize_t(i), it.c())
+	if len(items) > 0 {
+		slots := unsafe.Slice(&(*C.PyTupleObject)(unsafe.Pointer(t)).ob_item[0], len(items))
+		for i, it := range items {
+			slots[i] = it.c()
+		}
 	}
 	return obj(t)
 }

@@ -28,6 +28,10 @@ static inline int theus_release_u(uintptr_t o) {
 static inline int theus_setitem_u(uintptr_t d, uintptr_t k, uintptr_t v) {
     return PyDict_SetItem(THEUS_OBJ(d), THEUS_OBJ(k), THEUS_OBJ(v));
 }
+/* theus_call_u is PyObject_Call (kwargs 0 for none). */
+static inline PyObject *theus_call_u(uintptr_t fn, uintptr_t args, uintptr_t kwargs) {
+    return PyObject_Call(THEUS_OBJ(fn), THEUS_OBJ(args), (PyObject *)kwargs);
+}
 static inline PyObject *theus_none(void) { Py_INCREF(Py_None); return Py_None; }
 static inline PyObject *theus_bool(int v) { PyObject *r = v ? Py_True : Py_False; Py_INCREF(r); return r; }
 static inline Py_ssize_t theus_tuple_size(PyObject *o) { return PyTuple_GET_SIZE(o); }

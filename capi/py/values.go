@@ -22,7 +22,7 @@ func AddNote(note string) {
 
 // Call calls fn(*args, **kwargs) (kwargs may be nil) and returns a new reference, or ErrPython.
 func Call(fn, args, kwargs *Object) (*Object, error) {
-	r := C.PyObject_Call(fn.c(), args.c(), kwargs.c())
+	r := C.theus_call_u(fn.u(), args.u(), kwargs.u())
 	if r == nil {
 		return nil, ErrPython
 	}
